@@ -1,0 +1,117 @@
+#pragma once
+// The back-end interface: every kernel the ops call, by name. Each function picks the
+// implementation from the device of its tensors; the CPU and CUDA back ends define the
+// same names (oa::cpu::..., oa::cuda::...). This header and dispatch.cpp are the only
+// places that know more than one back end exists.
+//
+// Kernels write into outputs the caller allocated with the right shape and dtype; they
+// never record autograd history (ops do that).
+#include <cstdint>
+#include <string_view>
+
+#include "framework/backend/cpu/elementwise.h"
+#include "framework/backend/geometry.h"
+#include "framework/core/tensor.h"
+
+namespace oa::backend {
+
+// Throws a clear error when `t` lives on a device whose kernel for `op` does not exist yet.
+void require_cpu(const Tensor& t, const char* op);
+
+// How many times a kernel ran since the last reset (all threads), by its name here.
+long kernel_calls(std::string_view kernel);
+void reset_kernel_calls();
+
+// ---- basic -------------------------------------------------------------------------
+void fill(Tensor& t, double value);
+void cast(const Tensor& src, Tensor& dst);             // any dtype to any dtype, same shape
+void axpy(double alpha, const Tensor& x, Tensor& y);   // y += alpha * x (same shape)
+Tensor add(const Tensor& a, const Tensor& b);          // a + b (same shape), for gradient sums
+void transpose2d(const Tensor& x, Tensor& y);          // y[j, i] = x[i, j]
+
+// ---- elementwise (the per-element math is a functor from ops/elementwise_math.h) ----
+template <class F>
+void map_unary(const Tensor& x, Tensor& y, const F& f) {
+  require_cpu(x, "map_unary");
+  cpu::map_unary(x, y, f);
+}
+// grad_x = grad_y * f'(x, y)
+template <class F>
+void map_unary_backward(const Tensor& x, const Tensor& y, const Tensor& grad_y, Tensor& grad_x,
+                        const F& f) {
+  require_cpu(x, "map_unary_backward");
+  cpu::map_unary_backward(x, y, grad_y, grad_x, f);
+}
+// out = f(a, b) with NumPy broadcasting; out has the broadcast shape.
+template <class F>
+void map_binary(const Tensor& a, const Tensor& b, Tensor& out, const F& f) {
+  require_cpu(a, "map_binary");
+  cpu::map_binary(a, b, out, f);
+}
+// out = g(a, b, grad) at the broadcast shape, for the backward of a binary op.
+template <class G>
+void map_binary_grad(const Tensor& a, const Tensor& b, const Tensor& grad, Tensor& out, const G& g) {
+  require_cpu(a, "map_binary_grad");
+  cpu::map_binary_grad(a, b, grad, out, g);
+}
+
+// ---- reductions ----------------------------------------------------------------------
+// out = x summed over the dims where out has size 1 (out has x's rank: keepdim shape).
+void sum_dims(const Tensor& x, Tensor& out);
+// out = x broadcast up to out's shape (x has 1 where out is larger): the backward of sum.
+void expand_to(const Tensor& x, Tensor& out);
+// Max over one dim: values and their int64 indices (x viewed as [outer, n, inner]).
+void max_dim(const Tensor& x, int dim, Tensor& values, Tensor& indices);
+// grad_x (zeroed here) receives grad_values at the argmax positions.
+void max_dim_backward(const Tensor& grad_values, const Tensor& indices, int dim, Tensor& grad_x);
+
+// ---- matrix products (row-major GEMM: the column-major details stay in one wrapper) ---
+// c = alpha * op(a) @ op(b) + beta * c, with op = transpose when trans_* is set.
+void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha = 1.0,
+            double beta = 0.0);
+// out[n, :] += bias (out is [N, M]); grad_bias[m] = sum_n grad[n, m].
+void add_row_bias(const Tensor& bias, Tensor& out);
+void sum_rows(const Tensor& grad, Tensor& grad_bias);
+
+// ---- convolution ---------------------------------------------------------------------
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g);
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g);
+void conv2d_backward_bias(const Tensor& grad_y, Tensor& grad_b);  // sum over N, H, W
+
+// ---- batch normalisation (x is [N, C, H, W]; statistics per channel) ----------------------
+// Training: normalise with the batch statistics; save_mean and save_invstd are [C] and keep
+// mean and 1/sqrt(var + eps) for backward; the running statistics are updated in place.
+void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean,
+                               Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
+                               Tensor& save_invstd);
+// grad_x uses the batch-statistics formula; grad_gamma / grad_beta are written when non-null.
+void batchnorm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Tensor* gamma,
+                                const Tensor& save_mean, const Tensor& save_invstd, Tensor* grad_x,
+                                Tensor* grad_gamma, Tensor* grad_beta);
+// Per-channel affine map y = x * scale[c] + shift[c]: eval-mode BN once scale/shift are folded.
+void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, Tensor& y);
+// Per-channel sums over N, H, W of grad_y and of grad_y * x (the eval-mode BN weight gradients).
+void channel_sums(const Tensor& grad_y, const Tensor* x, Tensor& sum_grad, Tensor* sum_grad_x);
+
+// ---- pooling -----------------------------------------------------------------------------
+// indices: int64 [N, C, OH, OW], the flat h*W+w of the max inside its image plane.
+void maxpool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, const Pool2dGeometry& g);
+void maxpool2d_backward(const Tensor& grad_y, const Tensor& indices, Tensor& grad_x, const Pool2dGeometry& g);
+// Padding counts in the divisor (PyTorch's count_include_pad=True).
+void avgpool2d_forward(const Tensor& x, Tensor& y, const Pool2dGeometry& g);
+void avgpool2d_backward(const Tensor& grad_y, Tensor& grad_x, const Pool2dGeometry& g);
+
+// ---- rows of logits (x is [N, C]) --------------------------------------------------------
+void log_softmax_forward(const Tensor& x, Tensor& y);
+// grad_x = grad_y - softmax * sum(grad_y), from y = log_softmax(x)
+void log_softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor& grad_x);
+// out[n] = x[n, index[n]];  backward: grad_x[n, index[n]] = grad_out[n], zero elsewhere.
+void gather_rows(const Tensor& x, const Tensor& index, Tensor& out);
+void gather_rows_backward(const Tensor& grad_out, const Tensor& index, Tensor& grad_x);
+// margin[n] = x[n, y_n] - max_{j != y_n} x[n, j]; runner_up[n] = that j.
+void margin_forward(const Tensor& x, const Tensor& labels, Tensor& margin, Tensor& runner_up);
+void margin_backward(const Tensor& grad_margin, const Tensor& labels, const Tensor& runner_up, Tensor& grad_x);
+void one_hot(const Tensor& labels, Tensor& out);  // out is [N, C], zero-filled here
+
+}  // namespace oa::backend

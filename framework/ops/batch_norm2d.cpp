@@ -1,0 +1,107 @@
+// batch_norm2d over [N, C, H, W], per channel c:
+//   training: y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta with the batch statistics;
+//             the running statistics are updated in place (see backend/cpu/batchnorm2d.cpp).
+//             backward: dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy * xhat)),
+//                       dgamma = sum(dy * xhat), dbeta = sum(dy).
+//   eval:     y = x * scale + shift with scale = gamma / sqrt(running_var + eps) and
+//             shift = beta - running_mean * scale: a fixed per-channel affine map.
+//             backward: dx = dy * scale, dgamma = sum(dy * (x - running_mean)) / sqrt(running_var + eps),
+//                       dbeta = sum(dy).
+#include <cmath>
+
+#include "framework/autograd/node.h"
+#include "framework/backend/dispatch.h"
+#include "framework/ops/ops.h"
+
+namespace oa {
+
+namespace {
+
+void check_channel_vector(const Tensor& v, std::int64_t channels, const Tensor& x, const char* what) {
+  if (!v.defined()) return;
+  check_same_dtype(x, v, "batch_norm2d");
+  OA_CHECK(v.dim() == 1 && v.size(0) == channels, "batch_norm2d: {} {} does not match the {} channels of input {}",
+           what, shape_str(v.shape()), channels, shape_str(x.shape()));
+}
+
+Tensor train_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                     Tensor& running_var, double momentum, double eps) {
+  const std::int64_t channels = x.size(1);
+  OA_CHECK(x.size(0) * x.size(2) * x.size(3) > 1,
+           "batch_norm2d: training needs more than one value per channel, got input {}", shape_str(x.shape()));
+  Tensor y = empty_like(x);
+  Tensor save_mean = Tensor::empty({channels}, x.dtype(), x.device());
+  Tensor save_invstd = Tensor::empty({channels}, x.dtype(), x.device());
+  backend::batchnorm2d_train_forward(x, gamma.defined() ? &gamma : nullptr, beta.defined() ? &beta : nullptr,
+                                     running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
+  return record(y, {&x, &gamma, &beta}, "batch_norm2d",
+                [x = x.detach(), gamma = gamma.defined() ? gamma.detach() : Tensor(), save_mean,
+                 save_invstd](const Tensor& grad, const std::vector<bool>& needs) {
+                  std::vector<Tensor> grads(3);
+                  for (int i = 0; i < 3; ++i)
+                    if (needs[i]) grads[i] = i == 0 ? empty_like(x) : empty_like(save_mean);
+                  backend::batchnorm2d_train_backward(grad, x, gamma.defined() ? &gamma : nullptr, save_mean, save_invstd,
+                                                      needs[0] ? &grads[0] : nullptr, needs[1] ? &grads[1] : nullptr,
+                                                      needs[2] ? &grads[2] : nullptr);
+                  return grads;
+                });
+}
+
+Tensor eval_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                    const Tensor& running_var, double eps) {
+  // Fold the statistics and the affine parameters into one scale and shift per channel.
+  const auto mean = running_mean.to_vector<double>();
+  const auto var = running_var.to_vector<double>();
+  const auto g = gamma.defined() ? gamma.to_vector<double>() : std::vector<double>(mean.size(), 1.0);
+  const auto b = beta.defined() ? beta.to_vector<double>() : std::vector<double>(mean.size(), 0.0);
+  std::vector<double> invstd(mean.size()), scale(mean.size()), shift(mean.size());
+  for (std::size_t c = 0; c < mean.size(); ++c) {
+    invstd[c] = 1.0 / std::sqrt(var[c] + eps);
+    scale[c] = g[c] * invstd[c];
+    shift[c] = b[c] - mean[c] * scale[c];
+  }
+  const Shape c_shape{x.size(1)};
+  const Tensor scale_t = Tensor::from_vector(scale, c_shape).to(x.dtype()).to(x.device());
+  const Tensor shift_t = Tensor::from_vector(shift, c_shape).to(x.dtype()).to(x.device());
+  Tensor y = empty_like(x);
+  backend::channel_affine(x, scale_t, shift_t, y);
+  return record(y, {&x, &gamma, &beta}, "batch_norm2d(eval)",
+                [x = x.detach(), scale_t, mean, invstd](const Tensor& grad, const std::vector<bool>& needs) {
+                  std::vector<Tensor> grads(3);
+                  if (needs[0]) {  // dx = dy * scale
+                    grads[0] = empty_like(grad);
+                    const Tensor zero_shift = Tensor::zeros(scale_t.shape(), scale_t.dtype(), scale_t.device());
+                    backend::channel_affine(grad, scale_t, zero_shift, grads[0]);
+                  }
+                  if (needs[1] || needs[2]) {
+                    Tensor sum_g = empty_like(scale_t), sum_gx = empty_like(scale_t);
+                    backend::channel_sums(grad, needs[1] ? &x : nullptr, sum_g, needs[1] ? &sum_gx : nullptr);
+                    if (needs[1]) {  // dgamma = invstd * (sum(dy * x) - mean * sum(dy))
+                      const auto sg = sum_g.to_vector<double>(), sgx = sum_gx.to_vector<double>();
+                      std::vector<double> dgamma(sg.size());
+                      for (std::size_t c = 0; c < sg.size(); ++c) dgamma[c] = invstd[c] * (sgx[c] - mean[c] * sg[c]);
+                      grads[1] = Tensor::from_vector(dgamma, scale_t.shape()).to(grad.dtype()).to(grad.device());
+                    }
+                    if (needs[2]) grads[2] = sum_g;
+                  }
+                  return grads;
+                });
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                    Tensor& running_var, bool training, double momentum, double eps) {
+  check_floating(x, "batch_norm2d");
+  check_rank(x, 4, "batch_norm2d", "input");
+  const std::int64_t channels = x.size(1);
+  check_channel_vector(gamma, channels, x, "weight (gamma)");
+  check_channel_vector(beta, channels, x, "bias (beta)");
+  check_channel_vector(running_mean, channels, x, "running_mean");
+  check_channel_vector(running_var, channels, x, "running_var");
+  OA_CHECK(running_mean.defined() && running_var.defined(), "batch_norm2d: running statistics are required");
+  return training ? train_forward(x, gamma, beta, running_mean, running_var, momentum, eps)
+                  : eval_forward(x, gamma, beta, running_mean, running_var, eps);
+}
+
+}  // namespace oa
