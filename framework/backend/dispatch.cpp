@@ -196,4 +196,16 @@ void one_hot(const Tensor& labels, Tensor& out) {
   cpu::one_hot(labels, out);
 }
 
+void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum, bool nesterov,
+              double weight_decay) {
+  enter("sgd_step", param);
+  cpu::sgd_step(param, grad, momentum_buffer, lr, momentum, nesterov, weight_decay);
+}
+
+void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
+               double eps, double weight_decay, std::int64_t step) {
+  enter("adam_step", param);
+  cpu::adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step);
+}
+
 }  // namespace oa::backend

@@ -114,4 +114,14 @@ void margin_forward(const Tensor& x, const Tensor& labels, Tensor& margin, Tenso
 void margin_backward(const Tensor& grad_margin, const Tensor& labels, const Tensor& runner_up, Tensor& grad_x);
 void one_hot(const Tensor& labels, Tensor& out);  // out is [N, C], zero-filled here
 
+// ---- optimiser updates (in place, one parameter tensor at a time) --------------------------
+// SGD with PyTorch's conventions: g = grad + wd * p; buf = momentum * buf + g;
+// p -= lr * (nesterov ? g + momentum * buf : buf)   (plain g when momentum is 0).
+void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum, bool nesterov,
+              double weight_decay);
+// Adam (L2 weight decay added to the gradient): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
+               double eps, double weight_decay, std::int64_t step);
+
 }  // namespace oa::backend

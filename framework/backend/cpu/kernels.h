@@ -53,4 +53,9 @@ void margin_forward(const Tensor& x, const Tensor& labels, Tensor& margin, Tenso
 void margin_backward(const Tensor& grad_margin, const Tensor& labels, const Tensor& runner_up, Tensor& grad_x);
 void one_hot(const Tensor& labels, Tensor& out);  // out is [N, C], zero-filled here
 
+void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum, bool nesterov,
+              double weight_decay);
+void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
+               double eps, double weight_decay, std::int64_t step);
+
 }  // namespace oa::cpu

@@ -1,0 +1,177 @@
+// run_bench: our kernels and training step side by side with PyTorch (CPU), in one run.
+// Prints median seconds per iteration for both and the ratio ours / PyTorch (< 1: we are
+// faster). The PyTorch column comes from experiments/bench_torch.py, started from here.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "framework/autograd/node.h"
+#include "framework/core/random.h"
+#include "framework/io/atomic_file.h"
+#include "framework/ops/ops.h"
+#include "framework/optim/optimizer.h"
+#include "framework/util/runtime.h"
+#include "models/small_cnn.h"
+
+namespace {
+
+using namespace oa;
+using Clock = std::chrono::steady_clock;
+
+// Median seconds per call of fn: 2 warm-up calls, then at least 3 calls and min_time seconds.
+double median_seconds(const std::function<void()>& fn, double min_time) {
+  fn();
+  fn();
+  std::vector<double> times;
+  const auto start = Clock::now();
+  while (times.size() < 3 || std::chrono::duration<double>(Clock::now() - start).count() < min_time) {
+    const auto t0 = Clock::now();
+    fn();
+    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+// The workloads: ResNet-20's three convolution shapes on 28x28 (batch 128) and the
+// small CNN's training step. The same list is sent to bench_torch.py.
+nlohmann::json bench_cases(std::int64_t batch) {
+  auto conv = [&](const char* name, std::int64_t cin, std::int64_t size, std::int64_t cout, std::int64_t stride) {
+    return nlohmann::json{{"kind", "conv"}, {"name", name}, {"batch", batch}, {"cin", cin},      {"size", size},
+                          {"cout", cout},   {"kernel", 3},  {"stride", stride}, {"pad", 1}};
+  };
+  return nlohmann::json::array({conv("conv 16->16 28x28", 16, 28, 16, 1), conv("conv 32->32 14x14", 32, 14, 32, 1),
+                                conv("conv 64->64 7x7", 64, 7, 64, 1), conv("conv 16->32 s2 28x28", 16, 28, 32, 2),
+                                {{"kind", "train"}, {"name", "small-cnn 1x28x28"}, {"batch", batch}, {"cin", 1},
+                                 {"size", 28}}});
+}
+
+std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_time) {
+  std::map<std::string, double> out;
+  Rng rng(0);
+  for (const auto& c : cases) {
+    const std::string name = c["name"];
+    const std::int64_t batch = c["batch"], cin = c["cin"], size = c["size"];
+    std::fprintf(stderr, "bench: ours %s\n", name.c_str());
+    if (c["kind"] == "conv") {
+      const std::int64_t cout = c["cout"], k = c["kernel"], stride = c["stride"], pad = c["pad"];
+      Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1).set_requires_grad();
+      Tensor w = randn({cout, cin, k, k}, rng).set_requires_grad();
+      out[name + "/forward"] = median_seconds(
+          [&] {
+            NoGradGuard no_grad;
+            conv2d(x, w, Tensor(), stride, pad);
+          },
+          min_time);
+      Tensor g;
+      out[name + "/backward"] = median_seconds(
+          [&] {
+            // The backward alone is timed only approximately here: the forward is rerun
+            // because our graph is freed after each backward. Subtract the forward time.
+            Tensor y = conv2d(x, w, Tensor(), stride, pad);
+            if (!g.defined()) g = randn(y.shape(), rng);
+            x.zero_grad();
+            w.zero_grad();
+            y.backward(g);
+          },
+          min_time) - out[name + "/forward"];
+    } else {
+      auto model = models::make_small_cnn(cin, size, 10, rng);
+      optim::SGD opt(model->parameters(), {.lr = 0.01, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
+      const Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1);
+      std::vector<std::int64_t> label_values(static_cast<std::size_t>(batch));
+      for (auto& l : label_values) l = static_cast<std::int64_t>(rng.next() % 10);
+      const Tensor labels = Tensor::from_vector(label_values, {batch});
+      model->train();
+      out[name + "/train_step"] = median_seconds(
+          [&] {
+            opt.zero_grad();
+            cross_entropy((*model)(x), labels).backward();
+            opt.step();
+          },
+          min_time);
+      model->eval();
+      out[name + "/eval_forward"] = median_seconds(
+          [&] {
+            NoGradGuard no_grad;
+            (*model)(x);
+          },
+          min_time);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, double> run_torch(const std::string& python, const std::string& script,
+                                        const nlohmann::json& cases, int threads, double min_time,
+                                        std::string& version) {
+  const std::string cmd = fmt::format("'{}' '{}' --threads {} --min-time {} --cases '{}'", python, script, threads,
+                                      min_time, cases.dump());
+  std::fprintf(stderr, "bench: PyTorch (%s)\n", python.c_str());
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  OA_CHECK(pipe != nullptr, "cannot start {}", python);
+  std::string text;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) text += buffer;
+  OA_CHECK(!text.empty(), "{} printed nothing: is python3-torch installed? (apt-get install python3-torch)", script);
+  const auto parsed = nlohmann::json::parse(text);
+  std::map<std::string, double> out;
+  for (const auto& [key, value] : parsed.items())
+    if (value.is_number()) out[key] = value.get<double>();
+  version = parsed.value("torch_version", "?");
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  oa::select_blas_kernels(argv);
+  int threads = 2;
+  double min_time = 1.0;
+  std::int64_t batch = 128;
+  std::string python = OA_TORCH_PYTHON, script = OA_SOURCE_DIR "/experiments/bench_torch.py", out_path;
+  bool skip_torch = false;
+  CLI::App app{"Benchmark our kernels and training step side by side with PyTorch (CPU)."};
+  app.add_option("--threads", threads, "CPU threads for both sides")->capture_default_str();
+  app.add_option("--min-time", min_time, "Seconds of timing per measurement")->capture_default_str();
+  app.add_option("--batch-size", batch, "Batch size")->capture_default_str();
+  app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
+  app.add_option("--out", out_path, "Write the results as JSON to this file");
+  app.add_flag("--no-torch", skip_torch, "Time ours only");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    oa::set_num_threads(threads);
+    const auto cases = bench_cases(batch);
+    const auto ours = run_ours(cases, min_time);
+    std::string torch_version = "not run";
+    const auto theirs = skip_torch ? std::map<std::string, double>{}
+                                   : run_torch(python, script, cases, threads, min_time, torch_version);
+    std::printf("run_bench: %d threads, batch %lld, BLAS kernels %s, PyTorch %s\n", threads, (long long)batch,
+                oa::blas_kernels().c_str(), torch_version.c_str());
+    std::printf("%-40s %12s %12s %8s\n", "case", "ours ms", "torch ms", "ratio");
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& [name, seconds] : ours) {
+      const auto it = theirs.find(name);
+      const double torch_s = it == theirs.end() ? 0.0 : it->second;
+      std::printf("%-40s %12.3f %12.3f %8s\n", name.c_str(), 1e3 * seconds, 1e3 * torch_s,
+                  torch_s > 0 ? fmt::format("{:.2f}", seconds / torch_s).c_str() : "-");
+      rows.push_back({{"case", name}, {"ours_s", seconds}, {"torch_s", torch_s},
+                      {"ratio", torch_s > 0 ? seconds / torch_s : 0.0}});
+    }
+    std::printf("ratio = ours / PyTorch time (below 1: ours is faster)\n");
+    if (!out_path.empty())
+      oa::io::write_file_atomic(out_path, nlohmann::json{{"threads", threads}, {"batch", batch},
+                                                         {"blas", oa::blas_kernels()}, {"torch", torch_version},
+                                                         {"rows", rows}}.dump(2));
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "run_bench: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,56 @@
+#include "framework/nn/layers.h"
+
+#include <cmath>
+
+#include "framework/ops/ops.h"
+
+namespace oa::nn {
+
+Conv2d::Conv2d(const Conv2dOptions& opts, Rng& rng) : options(opts) {
+  OA_CHECK(opts.in_channels % opts.groups == 0 && opts.out_channels % opts.groups == 0,
+           "Conv2d: {} in / {} out channels are not divisible by {} groups", opts.in_channels, opts.out_channels,
+           opts.groups);
+  // Kaiming normal, mode fan_out, for ReLU: std = sqrt(2 / (out_channels * k * k)).
+  const double fan_out = static_cast<double>(opts.out_channels * opts.kernel * opts.kernel);
+  weight = register_parameter(
+      "weight", randn({opts.out_channels, opts.in_channels / opts.groups, opts.kernel, opts.kernel}, rng,
+                      std::sqrt(2.0 / fan_out)));
+  if (opts.bias) bias = register_parameter("bias", Tensor::zeros({opts.out_channels}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  return conv2d(x, weight, bias, options.stride, options.padding, options.groups);
+}
+
+Linear::Linear(std::int64_t in_features, std::int64_t out_features, Rng& rng, bool with_bias) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  weight = register_parameter("weight", rand_uniform({out_features, in_features}, rng, -bound, bound));
+  if (with_bias) bias = register_parameter("bias", rand_uniform({out_features}, rng, -bound, bound));
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+BatchNorm2d::BatchNorm2d(std::int64_t channels, double momentum_, double eps_) : momentum(momentum_), eps(eps_) {
+  weight = register_parameter("weight", Tensor::ones({channels}));
+  bias = register_parameter("bias", Tensor::zeros({channels}));
+  running_mean = register_buffer("running_mean", Tensor::zeros({channels}));
+  running_var = register_buffer("running_var", Tensor::ones({channels}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::Int64));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  if (training()) num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+  return batch_norm2d(x, weight, bias, running_mean, running_var, training(), momentum, eps);
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_, stride_, padding_); }
+Tensor GlobalAvgPool2d::forward(const Tensor& x) { return global_avg_pool2d(x); }
+
+}  // namespace oa::nn
+
+namespace oa::nn {
+
+Tensor Flatten::forward(const Tensor& x) { return x.flatten(1); }
+
+}  // namespace oa::nn

@@ -1,0 +1,56 @@
+#include "framework/optim/optimizer.h"
+
+#include "framework/backend/dispatch.h"
+
+namespace oa::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  for (const auto& p : params_) check_floating(p, "optimizer parameter");
+}
+
+void Optimizer::zero_grad() {
+  for (auto& p : params_) p.zero_grad();
+}
+
+SGD::SGD(std::vector<Tensor> params, const SgdOptions& options) : Optimizer(std::move(params), options.lr), options_(options) {
+  OA_CHECK(options.momentum >= 0 && options.weight_decay >= 0, "SGD: negative momentum {} or weight decay {}",
+           options.momentum, options.weight_decay);
+  OA_CHECK(!options.nesterov || options.momentum > 0, "SGD: Nesterov needs a momentum > 0");
+  momentum_buffers_.resize(params_.size());
+}
+
+void SGD::step() {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    Tensor& buf = momentum_buffers_[i];
+    if (options_.momentum > 0 && !buf.defined()) buf = Tensor::zeros(p.shape(), p.dtype(), p.device());
+    backend::sgd_step(p, g, buf, lr_, options_.momentum, options_.nesterov, options_.weight_decay);
+  }
+}
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
+    : Optimizer(std::move(params), options.lr), options_(options) {
+  OA_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
+           "Adam: betas ({}, {}) must be in [0, 1)", options.beta1, options.beta2);
+  m_.resize(params_.size());
+  v_.resize(params_.size());
+}
+
+void Adam::step() {
+  ++steps_;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    if (!m_[i].defined()) {
+      m_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
+      v_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
+    }
+    backend::adam_step(p, g, m_[i], v_[i], lr_, options_.beta1, options_.beta2, options_.eps, options_.weight_decay,
+                       steps_);
+  }
+}
+
+}  // namespace oa::optim

@@ -1,0 +1,21 @@
+#pragma once
+// Process-wide set-up shared by the executables: BLAS kernels and thread count.
+#include <string>
+
+namespace oa {
+
+// Call first thing in main(). Debian's OpenBLAS 0.3.21 does not know some AVX-512 CPUs
+// (Zen 4/5) and falls back to its AVX2 (Haswell) kernels at half speed. It picks its kernels
+// when the library loads, so where the CPU has avx512f and OpenBLAS chose a non-AVX-512
+// core, this re-executes the program once with OPENBLAS_CORETYPE=SKYLAKEX. Never set on
+// CPUs without avx512f (it would crash there with an illegal instruction).
+void select_blas_kernels(char** argv);
+
+// The OpenBLAS core in use, e.g. "SkylakeX" (printed by the benchmarks).
+std::string blas_kernels();
+
+// OpenMP threads for our loops (BLAS itself always runs one thread per caller).
+void set_num_threads(int threads);
+int num_threads();
+
+}  // namespace oa

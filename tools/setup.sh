@@ -1,0 +1,39 @@
+# Shared by run.sh and test.sh (sourced, not run): install what is missing, then build.
+# Debian 12 packages only; as root they are installed with apt-get, otherwise the exact
+# apt-get line is printed and the script stops.
+
+# oa_install_packages PKG...: installs the packages that are not installed yet.
+oa_install_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#} Debian packages present"
+    return 0
+  fi
+  local cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && $cmd" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  $cmd
+}
+
+# The packages the library, the executables and the default data set need.
+OA_BUILD_PACKAGES=(g++ make cmake libopenblas-dev libfmt-dev doctest-dev libstb-dev libcli11-dev
+                   nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
+# The PyTorch oracle of the parity tests and the benchmark (never linked into the library).
+OA_ORACLE_PACKAGES=(python3 python3-numpy python3-torch python3-torchvision)
+
+# oa_build: configure (Release) and build everything into build/.
+oa_build() {
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+  cmake --build build -j "$(nproc)"
+}
