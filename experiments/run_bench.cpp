@@ -17,7 +17,7 @@
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
 #include "framework/util/runtime.h"
-#include "models/small_cnn.h"
+#include "models/zoo.h"
 
 namespace {
 
@@ -39,17 +39,23 @@ double median_seconds(const std::function<void()>& fn, double min_time) {
   return times[times.size() / 2];
 }
 
-// The workloads: ResNet-20's three convolution shapes on 28x28 (batch 128) and the
-// small CNN's training step. The same list is sent to bench_torch.py.
-nlohmann::json bench_cases(std::int64_t batch) {
+// The workloads. "quick" (the default): ResNet-20's convolution shapes on 28x28 and the
+// small CNN and ResNet-20 steps at batch 128; "resnet50": ResNet-50 at 3x224x224, batch 16.
+// The same list is sent to bench_torch.py.
+nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
   auto conv = [&](const char* name, std::int64_t cin, std::int64_t size, std::int64_t cout, std::int64_t stride) {
     return nlohmann::json{{"kind", "conv"}, {"name", name}, {"batch", batch}, {"cin", cin},      {"size", size},
                           {"cout", cout},   {"kernel", 3},  {"stride", stride}, {"pad", 1}};
   };
+  auto model = [](const std::string& name, std::int64_t cin, std::int64_t size, std::int64_t b) {
+    return nlohmann::json{{"kind", "model"}, {"name", fmt::format("{} {}x{}x{} b{}", name, cin, size, size, b)},
+                          {"model", name},   {"batch", b}, {"cin", cin}, {"size", size}};
+  };
+  if (suite == "resnet50") return nlohmann::json::array({model("resnet50", 3, 224, batch == 128 ? 16 : batch)});
+  OA_CHECK(suite == "quick", "--suite must be 'quick' or 'resnet50', got '{}'", suite);
   return nlohmann::json::array({conv("conv 16->16 28x28", 16, 28, 16, 1), conv("conv 32->32 14x14", 32, 14, 32, 1),
                                 conv("conv 64->64 7x7", 64, 7, 64, 1), conv("conv 16->32 s2 28x28", 16, 28, 32, 2),
-                                {{"kind", "train"}, {"name", "small-cnn 1x28x28"}, {"batch", batch}, {"cin", 1},
-                                 {"size", 28}}});
+                                model("small-cnn", 1, 28, batch), model("resnet20", 1, 28, batch)});
 }
 
 std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_time) {
@@ -82,7 +88,7 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
           },
           min_time) - out[name + "/forward"];
     } else {
-      auto model = models::make_small_cnn(cin, size, 10, rng);
+      auto model = models::make_model({.name = c["model"], .in_channels = cin, .image_size = size}, rng);
       optim::SGD opt(model->parameters(), {.lr = 0.01, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
       const Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1);
       std::vector<std::int64_t> label_values(static_cast<std::size_t>(batch));
@@ -101,6 +107,14 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
           [&] {
             NoGradGuard no_grad;
             (*model)(x);
+          },
+          min_time);
+      // The attack step: eval mode, frozen parameters, gradient w.r.t. the input only.
+      model->set_requires_grad(false);
+      out[name + "/attack_step"] = median_seconds(
+          [&] {
+            Tensor x_adv = x.detach().clone().set_requires_grad();
+            cross_entropy((*model)(x_adv), labels).backward();
           },
           min_time);
     }
@@ -137,17 +151,20 @@ int main(int argc, char** argv) {
   std::int64_t batch = 128;
   std::string python = OA_TORCH_PYTHON, script = OA_SOURCE_DIR "/experiments/bench_torch.py", out_path;
   bool skip_torch = false;
+  std::string suite = "quick";
   CLI::App app{"Benchmark our kernels and training step side by side with PyTorch (CPU)."};
   app.add_option("--threads", threads, "CPU threads for both sides")->capture_default_str();
   app.add_option("--min-time", min_time, "Seconds of timing per measurement")->capture_default_str();
-  app.add_option("--batch-size", batch, "Batch size")->capture_default_str();
+  app.add_option("--batch-size", batch, "Batch size (resnet50 suite: 16 unless given)")->capture_default_str();
+  app.add_option("--suite", suite, "quick: ResNet-20 shapes and models on 28x28; resnet50: ResNet-50 at 224x224")
+      ->capture_default_str();
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
   app.add_option("--out", out_path, "Write the results as JSON to this file");
   app.add_flag("--no-torch", skip_torch, "Time ours only");
   CLI11_PARSE(app, argc, argv);
   try {
     oa::set_num_threads(threads);
-    const auto cases = bench_cases(batch);
+    const auto cases = bench_cases(suite, batch);
     const auto ours = run_ours(cases, min_time);
     std::string torch_version = "not run";
     const auto theirs = skip_torch ? std::map<std::string, double>{}

@@ -10,8 +10,6 @@
 //   the rest    the elements in C (row-major) order, nothing after them.
 #include "framework/io/npy.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -23,6 +21,8 @@
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include "framework/io/atomic_file.h"
 
 namespace oa::io {
 
@@ -89,8 +89,7 @@ class HeaderParser {
   }
 
   void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r' || text_[pos_] == '\n'))
-      ++pos_;
+    while (pos_ < text_.size() && std::string_view(" \t\r\n").find(text_[pos_]) != std::string_view::npos) ++pos_;
   }
 
   // Skips spaces, then consumes `c` if it comes next.
@@ -264,31 +263,11 @@ void write_npy(const std::string& path, const Tensor& t) {
   header.append((kAlignment - (10 + header.size() + 1) % kAlignment) % kAlignment, ' ');
   header.push_back('\n');
   OA_CHECK(header.size() <= 0xFFFF, "write_npy: {}: {} dimensions are too many for a .npy header", path, host.dim());
-  std::string prefix(kMagic);
-  prefix += {'\x01', '\x00', static_cast<char>(header.size() & 0xFF), static_cast<char>(header.size() >> 8)};
-
-  // Write to a temporary file, flush it to disk, then rename it over `path`.
-  const std::string tmp = path + ".tmp";
-  try {
-    const File file(std::fopen(tmp.c_str(), "wb"));
-    OA_CHECK(file != nullptr, "write_npy: {}: cannot create {}: {}", path, tmp, std::strerror(errno));
-    const auto write = [&](const void* data, std::size_t n) {
-      OA_CHECK(n == 0 || std::fwrite(data, 1, n, file.get()) == n, "write_npy: {}: cannot write {}: {}", path, tmp,
-               std::strerror(errno));
-    };
-    write(prefix.data(), prefix.size());
-    write(header.data(), header.size());
-    write(host.raw_data(), host.nbytes());
-    OA_CHECK(std::fflush(file.get()) == 0 && ::fsync(::fileno(file.get())) == 0,
-             "write_npy: {}: cannot flush {} to disk: {}", path, tmp, std::strerror(errno));
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) std::remove(tmp.c_str());
-  OA_CHECK(!ec, "write_npy: {}: cannot rename {} to it: {}", path, tmp, ec.message());
+  std::string contents(kMagic);
+  contents += {'\x01', '\x00', static_cast<char>(header.size() & 0xFF), static_cast<char>(header.size() >> 8)};
+  contents += header;
+  contents.append(static_cast<const char*>(host.raw_data()), host.nbytes());
+  write_file_atomic(path, contents);
 }
 
 }  // namespace oa::io

@@ -15,8 +15,8 @@ namespace oa::io {
 Tensor read_npy(const std::string& path);
 
 // Writes `t` (copied to the CPU if needed) as a version 1.0 file, byte for byte what
-// np.save writes. Atomic: the data goes to path + ".tmp", is flushed to disk, then
-// renamed over `path`, so a crash never leaves a half-written file under `path`.
+// np.save writes, with write_file_atomic (atomic_file.h): a crash never leaves a
+// half-written file under `path`.
 void write_npy(const std::string& path, const Tensor& t);
 
 }  // namespace oa::io

@@ -107,7 +107,8 @@ def pool_cases(out_dir):
 
 
 def classifier_cases(out_dir):
-    write_case(out_dir, "linear", F.linear, {"input": normal(4, 20), "weight": normal(10, 20, scale=0.3), "bias": normal(10)})
+    write_case(out_dir, "linear", F.linear,
+               {"input": normal(4, 20), "weight": normal(10, 20, scale=0.3), "bias": normal(10)})
     write_case(out_dir, "log_softmax", lambda x: F.log_softmax(x, dim=1), {"x": normal(4, 10, scale=2.0)})
     for case, smoothing in (("cross_entropy", 0.0), ("cross_entropy_smooth0.1", 0.1)):
         write_case(out_dir, case, lambda logits, labels: F.cross_entropy(logits, labels, label_smoothing=smoothing),
@@ -122,7 +123,7 @@ def main():
     complete = os.path.join(out_dir, "COMPLETE")
     if os.path.exists(complete):
         os.remove(complete)
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the cases are tiny; do not compete with a parallel build
     conv_cases(out_dir)
     batch_norm_cases(out_dir)
     pool_cases(out_dir)

@@ -29,12 +29,13 @@ namespace {
 // The reference directory named by OA_PARITY_REFS (ctest sets it after the fixture test
 // parity_references has filled it). A missing or incomplete directory fails the test.
 fs::path refs_dir() {
-  constexpr const char* kHint =
+  const std::string hint =
       "run the parity tests through ctest (ctest -L parity): its test parity_references runs "
       "make_references.py, which needs PyTorch (apt install python3-torch)";
-  const char* dir = std::getenv("OA_PARITY_REFS");
-  if (dir == nullptr) FAIL("OA_PARITY_REFS is not set; " << kHint);
-  if (!fs::exists(fs::path(dir) / "COMPLETE")) FAIL("no complete set of references in " << dir << "; " << kHint);
+  const char* env = std::getenv("OA_PARITY_REFS");
+  if (env == nullptr) FAIL("OA_PARITY_REFS is not set; " << hint);
+  const std::string dir = env;
+  if (!fs::exists(fs::path(dir) / "COMPLETE")) FAIL("no complete set of references in " << dir << "; " << hint);
   return dir;
 }
 
@@ -87,7 +88,9 @@ class Case {
   }
 
  private:
-  Tensor load(const std::string& name) const { return oa::io::read_npy((dir_ / (name_ + "." + name + ".npy")).string()); }
+  Tensor load(const std::string& name) const {
+    return oa::io::read_npy((dir_ / (name_ + "." + name + ".npy")).string());
+  }
 
   std::string name_;
   fs::path dir_;

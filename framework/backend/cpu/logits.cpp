@@ -6,7 +6,9 @@
 
 namespace oa::cpu {
 
-// y = x - max(x) - log(sum(exp(x - max(x))))   (shifted by the max: no overflow)
+// y = (x - max(x)) - log(sum(exp(x - max(x))))
+// Shifting by the max avoids overflow; subtracting it before the log term (not as one
+// log-normaliser) keeps float32 precision when the logits are large.
 void log_softmax_forward(const Tensor& x, Tensor& y) {
   dispatch_floating(x.dtype(), "log_softmax", [&](auto tag) {
     using T = decltype(tag);
@@ -20,8 +22,8 @@ void log_softmax_forward(const Tensor& x, Tensor& y) {
       for (std::int64_t j = 1; j < cols; ++j) mx = std::max(mx, row[j]);
       T sum = 0;
       for (std::int64_t j = 0; j < cols; ++j) sum += std::exp(row[j] - mx);
-      const T log_norm = mx + std::log(sum);
-      for (std::int64_t j = 0; j < cols; ++j) py[i * cols + j] = row[j] - log_norm;
+      const T log_sum = std::log(sum);
+      for (std::int64_t j = 0; j < cols; ++j) py[i * cols + j] = (row[j] - mx) - log_sum;
     }
   });
 }

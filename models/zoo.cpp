@@ -1,0 +1,19 @@
+#include "models/zoo.h"
+
+#include "models/resnet.h"
+#include "models/small_cnn.h"
+
+namespace oa::models {
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names{"small-cnn"};
+  for (auto& n : resnet_names()) names.push_back(n);
+  return names;
+}
+
+std::shared_ptr<nn::Module> make_model(const ModelConfig& c, Rng& rng) {
+  if (c.name == "small-cnn") return make_small_cnn(c.in_channels, c.image_size, c.classes, rng);
+  return std::make_shared<ResNet>(resnet_spec(c.name, c.in_channels, c.classes, c.width), rng);
+}
+
+}  // namespace oa::models
