@@ -46,7 +46,7 @@ struct Relu {  // d/dx max(x, 0) = [x > 0]
   template <class T> OA_HOST_DEVICE T forward(T x) const { return x > T(0) ? x : T(0); }
   template <class T> OA_HOST_DEVICE T backward(T x, T) const { return x > T(0) ? T(1) : T(0); }
 };
-struct Clamp {  // derivative 1 strictly inside [lo, hi], 0 where clamped
+struct Clamp {  // derivative 1 on [lo, hi] (bounds included, as PyTorch), 0 outside
   double lo, hi;
   template <class T> OA_HOST_DEVICE T forward(T x) const { return std::min(std::max(x, T(lo)), T(hi)); }
   template <class T> OA_HOST_DEVICE T backward(T x, T) const { return (x >= T(lo) && x <= T(hi)) ? T(1) : T(0); }

@@ -24,7 +24,9 @@ TEST_CASE("gradcheck: cross_entropy") {
   std::mt19937 rng(51);
   for (double smoothing : {0.0, 0.1, 1.0})
     gradcheck::check(fmt::format("cross_entropy label_smoothing {}", smoothing),
-                     [smoothing](const std::vector<Tensor>& in) { return oa::cross_entropy(in[0], labels(), smoothing); },
+                     [smoothing](const std::vector<Tensor>& in) {
+                       return oa::cross_entropy(in[0], labels(), smoothing);
+                     },
                      {logits(rng)});
 }
 

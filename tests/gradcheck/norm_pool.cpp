@@ -60,7 +60,9 @@ TEST_CASE("gradcheck: avg_pool2d and global_avg_pool2d") {
   } cases[] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {2, 1, 0}};
   for (const auto& c : cases)
     gradcheck::check(fmt::format("avg_pool2d kernel {} stride {} padding {}", c.kernel, c.stride, c.padding),
-                     [c](const std::vector<Tensor>& in) { return oa::avg_pool2d(in[0], c.kernel, c.stride, c.padding); },
+                     [c](const std::vector<Tensor>& in) {
+                       return oa::avg_pool2d(in[0], c.kernel, c.stride, c.padding);
+                     },
                      requiring_grad({gradcheck::uniform({2, 2, 5, 6}, -1.0, 1.0, rng)}));
   gradcheck::check("global_avg_pool2d", [](const std::vector<Tensor>& in) { return oa::global_avg_pool2d(in[0]); },
                    requiring_grad({gradcheck::uniform({2, 3, 4, 5}, -1.0, 1.0, rng)}));

@@ -6,9 +6,11 @@
 
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
+#include "tests/unit/helpers.h"
 
 using oa::DType;
 using oa::Tensor;
+using test::labels;
 
 namespace {
 
@@ -23,11 +25,6 @@ void check_error(const std::function<void()>& f, std::initializer_list<std::stri
   REQUIRE_MESSAGE(!message.empty(), "no oa::Error was thrown");
   CAPTURE(message);
   for (const auto& part : parts) CHECK_MESSAGE(message.find(part) != std::string::npos, "missing: " << part);
-}
-
-Tensor labels(std::vector<std::int64_t> values) {
-  const auto n = static_cast<std::int64_t>(values.size());
-  return Tensor::from_vector(values, {n});
 }
 
 }  // namespace

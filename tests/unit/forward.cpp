@@ -1,0 +1,298 @@
+// Forward values of the ops against hand-computed numbers or naive reference loops.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "framework/ops/ops.h"
+#include "tests/unit/helpers.h"
+
+using oa::DType;
+using oa::Shape;
+using oa::Tensor;
+using test::f32;
+using test::labels;
+using test::random_f32;
+
+namespace {
+
+// Elementwise comparison with a relative tolerance suited to float32.
+void check_values(const Tensor& actual, const std::vector<double>& expected, double eps = 1e-5) {
+  const auto v = actual.to_vector<double>();
+  REQUIRE(v.size() == expected.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    CAPTURE(i);
+    CHECK(v[i] == doctest::Approx(expected[i]).epsilon(eps));
+  }
+}
+
+// The textbook 7-loop convolution: y[n, co, oh, ow] = b[co] + sum over the group's input
+// channels and the kernel window of w * x, with zero padding.
+std::vector<double> naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride,
+                                 std::int64_t padding, std::int64_t groups) {
+  const std::int64_t batch = x.size(0), cin = x.size(1), h = x.size(2), wd = x.size(3);
+  const std::int64_t cout = w.size(0), cin_g = w.size(1), kh = w.size(2), kw = w.size(3);
+  const std::int64_t oh_n = (h + 2 * padding - kh) / stride + 1, ow_n = (wd + 2 * padding - kw) / stride + 1;
+  REQUIRE(cin_g * groups == cin);
+  std::vector<double> y;
+  for (std::int64_t n = 0; n < batch; ++n)
+    for (std::int64_t co = 0; co < cout; ++co) {
+      const std::int64_t group = co / (cout / groups);
+      for (std::int64_t oh = 0; oh < oh_n; ++oh)
+        for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+          double s = b.defined() ? b.at({co}) : 0.0;
+          for (std::int64_t c = 0; c < cin_g; ++c)
+            for (std::int64_t i = 0; i < kh; ++i)
+              for (std::int64_t j = 0; j < kw; ++j) {
+                const std::int64_t ih = oh * stride - padding + i, iw = ow * stride - padding + j;
+                if (ih >= 0 && ih < h && iw >= 0 && iw < wd)
+                  s += w.at({co, c, i, j}) * x.at({n, group * cin_g + c, ih, iw});
+              }
+          y.push_back(s);
+        }
+    }
+  return y;
+}
+
+// a [M, K] @ b [K, N] by the definition.
+std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
+  std::vector<double> c;
+  for (std::int64_t i = 0; i < a.size(0); ++i)
+    for (std::int64_t j = 0; j < b.size(1); ++j) {
+      double s = 0;
+      for (std::int64_t k = 0; k < a.size(1); ++k) s += a.at({i, k}) * b.at({k, j});
+      c.push_back(s);
+    }
+  return c;
+}
+
+// Pooling by the definition over [N, C, H, W]; padding is skipped by max and counted (as
+// zeros) by the average.
+std::vector<double> naive_pool2d(const Tensor& x, std::int64_t k, std::int64_t s, std::int64_t p, bool is_max) {
+  const std::int64_t h = x.size(2), w = x.size(3);
+  const std::int64_t oh_n = (h + 2 * p - k) / s + 1, ow_n = (w + 2 * p - k) / s + 1;
+  const auto v = x.to_vector<double>();
+  std::vector<double> y;
+  for (std::int64_t nc = 0; nc < x.size(0) * x.size(1); ++nc)
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        double acc = is_max ? -INFINITY : 0.0;
+        for (std::int64_t i = oh * s - p; i < oh * s - p + k; ++i)
+          for (std::int64_t j = ow * s - p; j < ow * s - p + k; ++j) {
+            if (i < 0 || i >= h || j < 0 || j >= w) continue;
+            const double e = v[static_cast<std::size_t>((nc * h + i) * w + j)];
+            acc = is_max ? std::max(acc, e) : acc + e;
+          }
+        y.push_back(is_max ? acc : acc / static_cast<double>(k * k));
+      }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("forward: conv2d matches a naive loop") {
+  struct Case {
+    Shape x, w;
+    std::int64_t stride, padding, groups;
+    bool bias;
+  };
+  const Case cases[] = {
+      {{2, 4, 5, 6}, {6, 2, 3, 3}, 2, 1, 2, true},  // stride 2, padding 1, groups 2
+      {{2, 4, 5, 6}, {6, 4, 3, 3}, 1, 0, 1, false},
+      {{2, 4, 5, 6}, {6, 2, 1, 1}, 1, 0, 2, true},  // pointwise (no im2col) with groups
+      {{1, 3, 4, 5}, {2, 3, 3, 2}, 2, 1, 1, true},  // non-square kernel
+  };
+  std::mt19937 rng(1);
+  for (const auto& c : cases) {
+    const Tensor x = random_f32(c.x, rng), w = random_f32(c.w, rng);
+    const Tensor b = c.bias ? random_f32({c.w[0]}, rng) : Tensor();
+    const Tensor y = oa::conv2d(x, w, b, c.stride, c.padding, c.groups);
+    const std::int64_t oh = (c.x[2] + 2 * c.padding - c.w[2]) / c.stride + 1;
+    const std::int64_t ow = (c.x[3] + 2 * c.padding - c.w[3]) / c.stride + 1;
+    CHECK(y.shape() == Shape{c.x[0], c.w[0], oh, ow});
+    check_values(y, naive_conv2d(x, w, b, c.stride, c.padding, c.groups), 1e-4);
+  }
+}
+
+TEST_CASE("forward: matmul and linear match the definition") {
+  std::mt19937 rng(2);
+  const Tensor a = random_f32({3, 4}, rng), b = random_f32({4, 2}, rng);
+  check_values(oa::matmul(a, b), naive_matmul(a, b));
+  // Large enough for the CPU back end to split the rows across threads.
+  const Tensor big_a = random_f32({96, 70}, rng), big_b = random_f32({70, 50}, rng);
+  check_values(oa::matmul(big_a, big_b), naive_matmul(big_a, big_b), 1e-4);
+
+  // linear(x, w, b) = x @ w^T + b
+  const Tensor x = f32({1, 2, 3, 4}, {2, 2});
+  const Tensor w = f32({1, 0, 1, 1, 0, -1}, {3, 2});
+  check_values(oa::linear(x, w, f32({10, 20, 30}, {3})), {11, 23, 28, 13, 27, 26});
+  check_values(oa::linear(x, w), {1, 3, -2, 3, 7, -4});
+  check_values(oa::transpose(w), {1, 1, 0, 0, 1, -1});
+}
+
+TEST_CASE("forward: elementwise ops and broadcasting") {
+  const Tensor a = f32({1, -2, 3, -4, 5, -6}, {2, 3});
+  check_values(oa::add(a, f32({10, 20, 30}, {3})), {11, 18, 33, 6, 25, 24});
+  check_values(oa::sub(a, f32({1, 2}, {2, 1})), {0, -3, 2, -6, 3, -8});
+  check_values(oa::mul(a, Tensor::scalar(2)), {2, -4, 6, -8, 10, -12});
+  check_values(oa::div(f32({1, 2}, {2, 1}), f32({1, 2, 4}, {1, 3})), {1, 0.5, 0.25, 2, 1, 0.5});
+  check_values(oa::maximum(a, Tensor::scalar(0)), {1, 0, 3, 0, 5, 0});
+  check_values(oa::relu(a), {1, 0, 3, 0, 5, 0});
+  check_values(oa::abs(a), {1, 2, 3, 4, 5, 6});
+  check_values(oa::clamp(a, -3, 2), {1, -2, 2, -3, 2, -3});
+  check_values(oa::pow_scalar(f32({4, 9}, {2}), 1.5), {8, 27});
+  check_values(oa::add_scalar(oa::mul_scalar(a, 0.5), 1), {1.5, 0, 2.5, -1, 3.5, -2});
+}
+
+TEST_CASE("forward: sum, mean, max and sum_to") {
+  const Tensor x = f32({1, 5, 3, 4, 2, 6}, {2, 3});
+  CHECK(oa::sum(x).shape() == Shape{});
+  CHECK(oa::sum(x).item() == 21);
+  check_values(oa::sum(x, {0}), {5, 7, 9});
+  CHECK(oa::sum(x, {1}, true).shape() == Shape{2, 1});
+  check_values(oa::sum(x, {-1}, true), {9, 12});
+  check_values(oa::mean(x, {1}), {3, 4});
+  CHECK(oa::mean(x).item() == doctest::Approx(3.5));
+  check_values(oa::max(x, 1), {5, 6});
+  check_values(oa::max(x, 0), {4, 5, 6});
+  CHECK(oa::max(x, 0, true).shape() == Shape{1, 3});
+  check_values(oa::sum_to(x, {3}), {5, 7, 9});
+  check_values(oa::sum_to(x, {2, 1}), {9, 12});
+  check_values(oa::global_avg_pool2d(f32({1, 2, 3, 4, 10, 20, 30, 40}, {1, 2, 2, 2})), {2.5, 25});
+}
+
+TEST_CASE("forward: large tensors (multi-threaded kernel paths) match naive loops") {
+  std::mt19937 rng(3);
+  const Tensor a = random_f32({32, 3, 24, 24}, rng);  // 55296 elements: above the parallel grain
+  const Tensor b = random_f32({3, 1, 1}, rng);
+  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+  std::vector<double> sum_ab, relu_a, channel_sums(3, 0.0);
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    const std::size_t c = (i / (24 * 24)) % 3;
+    sum_ab.push_back(va[i] + vb[c]);
+    relu_a.push_back(std::max(va[i], 0.0));
+    channel_sums[c] += va[i];
+  }
+  check_values(oa::add(a, b), sum_ab);
+  check_values(oa::relu(a), relu_a);
+  check_values(oa::sum(a, {0, 2, 3}), channel_sums, 1e-4);
+  check_values(oa::max_pool2d(a, 3, 2, 1), naive_pool2d(a, 3, 2, 1, true));
+  check_values(oa::avg_pool2d(a, 3, 2, 1), naive_pool2d(a, 3, 2, 1, false));
+  check_values(oa::avg_pool2d(a, 2, 2), naive_pool2d(a, 2, 2, 0, false));
+}
+
+TEST_CASE("forward: max_pool2d") {
+  // 0 .. 15 in a 4 x 4 image: 2x2 windows with stride 2 take their bottom-right element.
+  std::vector<float> v(16);
+  for (int i = 0; i < 16; ++i) v[i] = static_cast<float>(i);
+  const Tensor y = oa::max_pool2d(f32(v, {1, 1, 4, 4}), 2, 2);
+  CHECK(y.shape() == Shape{1, 1, 2, 2});
+  check_values(y, {5, 7, 13, 15});
+
+  // All values negative: the zero padding must never win. -1 - i at position i;
+  // 3x3 windows, stride 2, padding 1 start at rows/cols -1 and 1.
+  for (int i = 0; i < 16; ++i) v[i] = -1.0f - static_cast<float>(i);
+  check_values(oa::max_pool2d(f32(v, {1, 1, 4, 4}), 3, 2, 1), {-1, -2, -5, -6});
+}
+
+TEST_CASE("forward: avg_pool2d counts the padding in the divisor") {
+  std::vector<float> v(16);
+  for (int i = 0; i < 16; ++i) v[i] = static_cast<float>(i);
+  check_values(oa::avg_pool2d(f32(v, {1, 1, 4, 4}), 2, 2), {2.5, 4.5, 10.5, 12.5});
+  // Ones with 3x3 windows, stride 2, padding 1: the corner window covers 4 real cells,
+  // the edge windows 6, the inner one 9; the divisor is always 9 (count_include_pad).
+  check_values(oa::avg_pool2d(Tensor::ones({1, 1, 4, 4}), 3, 2, 1), {4.0 / 9, 6.0 / 9, 6.0 / 9, 1});
+}
+
+TEST_CASE("forward: log_softmax") {
+  // Rows with small, moderate and huge logits: the last must not overflow, and float32
+  // keeps full precision when the row maximum is subtracted before the log-sum-exp.
+  const std::vector<float> z = {1, 2, 3, -1, 0, 4, 30, 31, 32, 1000, 1001, 1002};
+  const Tensor y = oa::log_softmax(f32(z, {4, 3}));
+  for (std::int64_t n = 0; n < 4; ++n) {
+    CAPTURE(n);
+    // y = (z - max) - log(sum(exp(z - max))), in double
+    const double mx = z[3 * n + 2];  // each row is increasing
+    double sum = 0, total = 0;
+    for (std::int64_t c = 0; c < 3; ++c) sum += std::exp(z[3 * n + c] - mx);
+    for (std::int64_t c = 0; c < 3; ++c) {
+      CHECK(y.at({n, c}) == doctest::Approx(z[3 * n + c] - mx - std::log(sum)).epsilon(1e-6));
+      total += std::exp(y.at({n, c}));
+    }
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("forward: cross_entropy with and without label smoothing") {
+  const std::vector<double> z = {1, 2, 3, 0.5, -1, 2};  // [2, 3]
+  const Tensor logits = Tensor::from_vector(z, {2, 3});
+  const Tensor y = labels({2, 0});
+  // log p[n, c] = z[n, c] - log sum_j exp(z[n, j])
+  std::vector<double> log_p(6);
+  for (int n = 0; n < 2; ++n) {
+    const double lse = std::log(std::exp(z[3 * n]) + std::exp(z[3 * n + 1]) + std::exp(z[3 * n + 2]));
+    for (int c = 0; c < 3; ++c) log_p[3 * n + c] = z[3 * n + c] - lse;
+  }
+  const double nll = -(log_p[2] + log_p[3]) / 2;
+  CHECK(oa::cross_entropy(logits, y).item() == doctest::Approx(nll).epsilon(1e-12));
+
+  // Smoothing eps: the target is (1 - eps) one_hot + eps / C.
+  const double eps = 0.2;
+  double smooth = 0;
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c) {
+      const double target = (c == (n == 0 ? 2 : 0) ? 1 - eps : 0) + eps / 3;
+      smooth -= target * log_p[3 * n + c] / 2;
+    }
+  CHECK(oa::cross_entropy(logits, y, eps).item() == doctest::Approx(smooth).epsilon(1e-12));
+  CHECK(oa::cross_entropy(logits, y, eps).shape() == Shape{});
+}
+
+TEST_CASE("forward: gather, one_hot and margin") {
+  const Tensor z = f32({1, 3, 2, 5, 1, 4}, {2, 3});
+  const Tensor y = labels({1, 2});
+  check_values(oa::gather(z, y), {3, 4});
+  const Tensor oh = oa::one_hot(y, 3, DType::Float64);
+  CHECK(oh.dtype() == DType::Float64);
+  check_values(oh, {0, 1, 0, 0, 0, 1});
+  // margin = z[y] - max of the other logits: 3 - 2 (correct) and 4 - 5 (misclassified).
+  check_values(oa::margin(z, y), {1, -1});
+  check_values(oa::margin(z, labels({0, 0})), {-2, 1});
+}
+
+TEST_CASE("forward: batch_norm2d training uses batch statistics and updates the running ones") {
+  // x [N=2, C=2, H=1, W=2]: channel 0 holds 1, 2, 3, 6 (mean 3, biased var 14/4, unbiased 14/3);
+  // channel 1 holds 0, 0, 2, -2 (mean 0, biased var 2, unbiased 8/3).
+  const Tensor x = f32({1, 2, 0, 0, 3, 6, 2, -2}, {2, 2, 1, 2});
+  const Tensor gamma = f32({2, 0.5}, {2}), beta = f32({0.1f, -0.3f}, {2});
+  Tensor running_mean = f32({0.5, -1}, {2}), running_var = f32({1, 2}, {2});
+  const double eps = 1e-5;
+  const Tensor out = oa::batch_norm2d(x, gamma, beta, running_mean, running_var, true, 0.1, eps);
+
+  // running = 0.9 * running + 0.1 * batch statistic (the variance unbiased)
+  check_values(running_mean, {0.9 * 0.5 + 0.1 * 3, 0.9 * -1 + 0.1 * 0});
+  check_values(running_var, {0.9 * 1 + 0.1 * 14.0 / 3, 0.9 * 2 + 0.1 * 8.0 / 3});
+
+  // y = gamma * (x - mean) / sqrt(biased var + eps) + beta
+  const double s0 = 2 / std::sqrt(3.5 + eps), s1 = 0.5 / std::sqrt(2 + eps);
+  check_values(out, {(1 - 3) * s0 + 0.1, (2 - 3) * s0 + 0.1, 0 * s1 - 0.3, 0 * s1 - 0.3, (3 - 3) * s0 + 0.1,
+                     (6 - 3) * s0 + 0.1, 2 * s1 - 0.3, -2 * s1 - 0.3});
+}
+
+TEST_CASE("forward: batch_norm2d eval uses the running statistics and leaves them alone") {
+  const Tensor x = f32({1, 2, 0, 0, 3, 6, 2, -2}, {2, 2, 1, 2});
+  const Tensor gamma = f32({2, 0.5}, {2}), beta = f32({0.1f, -0.3f}, {2});
+  Tensor running_mean = f32({0.5, -1}, {2}), running_var = f32({1, 4}, {2});
+  const Tensor out = oa::batch_norm2d(x, gamma, beta, running_mean, running_var, false, 0.1, 0.0);
+
+  // y = gamma * (x - running_mean) / sqrt(running_var) + beta: scale 2 and 0.25
+  check_values(out, {1.1, 3.1, -0.05, -0.05, 5.1, 11.1, 0.45, -0.55});
+  check_values(running_mean, {0.5, -1});
+  check_values(running_var, {1, 4});
+
+  // Without gamma and beta the map is the plain standardisation.
+  check_values(oa::batch_norm2d(x, Tensor(), Tensor(), running_mean, running_var, false, 0.1, 0.0),
+               {0.5, 1.5, 0.5, 0.5, 2.5, 5.5, 1.5, -0.5});
+}

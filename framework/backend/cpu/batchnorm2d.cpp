@@ -36,7 +36,7 @@ void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tenso
     T* pmean = save_mean.data<T>();
     T* pinv = save_invstd.data<T>();
     const double m = static_cast<double>(s.count());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
     for (std::int64_t c = 0; c < s.channels; ++c) {
       // Two passes in double: the mean, then the squared deviations (no cancellation).
       double sum = 0;
@@ -74,7 +74,7 @@ void batchnorm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Ten
     const T* pmean = save_mean.data<T>();
     const T* pinv = save_invstd.data<T>();
     const double m = static_cast<double>(s.count());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() > kParallelGrain)
     for (std::int64_t c = 0; c < s.channels; ++c) {
       double sum_g = 0, sum_g_xhat = 0;
       for (std::int64_t n = 0; n < s.batch; ++n)
@@ -121,7 +121,7 @@ void channel_sums(const Tensor& grad_y, const Tensor* x, Tensor& sum_grad, Tenso
     const Planes s(grad_y);
     const T* pg = grad_y.data<T>();
     const T* px = x ? x->data<T>() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (grad_y.numel() > kParallelGrain)
     for (std::int64_t c = 0; c < s.channels; ++c) {
       double sg = 0, sgx = 0;
       for (std::int64_t n = 0; n < s.batch; ++n)

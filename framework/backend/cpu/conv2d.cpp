@@ -71,6 +71,12 @@ void col2im(const T* col, std::int64_t channels, const Conv2dGeometry& g, T* x) 
 }
 
 // Sizes shared by the three kernels.
+// Threads only pay off with several images and enough arithmetic per call.
+bool worth_threading(const Conv2dGeometry& g) {
+  return g.batch > 1 && g.batch * g.out_channels * g.out_h * g.out_w * g.in_channels / g.groups * g.kernel_h * g.kernel_w >
+                            (1 << 20);
+}
+
 struct ConvDims {
   std::int64_t cin_g, cout_g, k, plane, x_image, y_image;
   explicit ConvDims(const Conv2dGeometry& g)
@@ -93,7 +99,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
     const T* pb = bias ? bias->data<T>() : nullptr;
     T* py = y.data<T>();
     const bool pointwise = is_pointwise(g);
-#pragma omp parallel
+#pragma omp parallel if (worth_threading(g))
     {
       std::vector<T> col(pointwise ? 0 : d.k * d.plane);
 #pragma omp for schedule(static)
@@ -126,7 +132,7 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
     const T* pw = w.data<T>();
     T* pgx = grad_x.data<T>();
     const bool pointwise = is_pointwise(g);
-#pragma omp parallel
+#pragma omp parallel if (worth_threading(g))
     {
       std::vector<T> col(pointwise ? 0 : d.k * d.plane);
 #pragma omp for schedule(static)
@@ -157,7 +163,7 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_
     const bool pointwise = is_pointwise(g);
     // Each thread sums its images into a private copy; the copies are added at the end.
     std::vector<std::vector<T>> partial(omp_get_max_threads());
-#pragma omp parallel
+#pragma omp parallel if (worth_threading(g))
     {
       std::vector<T>& acc = partial[omp_get_thread_num()];
       acc.assign(w_size, T(0));
