@@ -194,6 +194,16 @@ void Tensor::copy_(const Tensor& src) {
   backend::copy_bytes(device(), raw_data(), converted.device(), converted.raw_data(), nbytes());
 }
 
+void Tensor::convert_(DType target) {
+  if (target == dtype()) return;
+  OA_CHECK(is_leaf(), "convert_: only leaf tensors can change dtype in place ({})", describe(*this));
+  const Tensor converted = to(target);
+  impl().storage = converted.impl().storage;
+  impl().offset = 0;
+  impl().dtype = target;
+  impl().grad.reset();
+}
+
 void Tensor::fill_(double value) { backend::fill(*this, value); }
 
 // ---------------------------------------------------------------- autograd

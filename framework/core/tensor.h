@@ -78,6 +78,9 @@ class Tensor {
   Tensor to(DType dtype) const;
   Tensor to(Device device) const;
   void copy_(const Tensor& src);  // copies the values of src (same shape) into this tensor
+  // Converts this tensor's storage to another dtype in place: every handle of it sees the
+  // change (how a whole model moves to float64). Its gradient, if any, is dropped.
+  void convert_(DType dtype);
   void fill_(double value);
 
   // ---- autograd -----------------------------------------------------------------------

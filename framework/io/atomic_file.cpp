@@ -15,7 +15,8 @@ namespace oa::io {
 void write_file_atomic(const std::string& path, std::string_view contents) {
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  const std::string tmp = path + ".tmp";
+  // A per-process temporary name: two writers of the same path never share one.
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   OA_CHECK(fd >= 0, "{}: cannot create: {}", tmp, std::strerror(errno));
   std::size_t written = 0;
@@ -31,10 +32,23 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
     written += static_cast<std::size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
+  const std::string sync_error = std::strerror(errno);
   ::close(fd);
-  OA_CHECK(synced, "{}: fsync failed: {}", tmp, std::strerror(errno));
-  OA_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "{}: cannot rename to {}: {}", tmp, path,
-           std::strerror(errno));
+  if (!synced) {
+    std::remove(tmp.c_str());
+    throw Error(fmt::format("{}: fsync failed: {}", tmp, sync_error));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw Error(fmt::format("{}: cannot rename to {}: {}", tmp, path, reason));
+  }
+  // Make the rename itself durable: sync the directory entry.
+  const int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 }  // namespace oa::io

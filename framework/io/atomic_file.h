@@ -1,6 +1,7 @@
 #pragma once
 // Results are written atomically: to a temporary file beside the target, flushed to disk
-// (fsync), then renamed over the target. A run killed mid-write leaves the old file intact.
+// (fsync), then renamed over the target, and the directory synced. A run killed mid-write
+// leaves the old file intact.
 #include <string>
 #include <string_view>
 

@@ -46,11 +46,6 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_, stride_, padding_); }
 Tensor GlobalAvgPool2d::forward(const Tensor& x) { return global_avg_pool2d(x); }
-
-}  // namespace oa::nn
-
-namespace oa::nn {
-
 Tensor Flatten::forward(const Tensor& x) { return x.flatten(1); }
 
 }  // namespace oa::nn

@@ -56,10 +56,6 @@ class GlobalAvgPool2d : public Module {
   Tensor forward(const Tensor& x) override;
 };
 
-}  // namespace oa::nn
-
-namespace oa::nn {
-
 // [N, ...] -> [N, rest]
 class Flatten : public Module {
  public:

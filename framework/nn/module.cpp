@@ -38,6 +38,13 @@ void Module::zero_grad() {
   for (auto& t : parameters()) t.zero_grad();
 }
 
+void Module::to(DType dtype) {
+  OA_CHECK(dtype != DType::Int64, "Module::to: parameters must stay floating");
+  for (auto& [name, t] : named_parameters()) t.convert_(dtype);
+  for (auto& [name, t] : named_buffers())
+    if (t.dtype() != DType::Int64) t.convert_(dtype);  // num_batches_tracked stays int64
+}
+
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
   t.set_requires_grad(true);
   parameters_.emplace_back(name, t);

@@ -29,6 +29,8 @@ class Module {
   // Freeze (false) or unfreeze every parameter: attacks freeze the model.
   void set_requires_grad(bool required);
   void zero_grad();
+  // Converts every floating parameter and buffer to `dtype` (float64 for precise checks).
+  void to(DType dtype);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);

@@ -23,7 +23,7 @@ s = json.load(open(sys.argv[1]))
 print("test accuracy", s["test_accuracy"])
 sys.exit(0 if s["test_accuracy"] > 0.8 and len(s["history"]) == 3 else 1)
 PY
-check "no temporary file left behind" test ! -e "$work/out/summary.json.tmp"
+check "no temporary file left behind" test -z "$(find "$work/out" -name '*.tmp*')"
 
 # 2. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
 expect_error() {  # expect_error DESCRIPTION PATTERN ARGS...

@@ -1,0 +1,34 @@
+#pragma once
+// Model checkpoints: safetensors files (safetensors.h) holding a module's parameters and
+// buffers under their torchvision state_dict names ("layer1.0.conv1.weight",
+// "bn1.running_mean", "bn1.num_batches_tracked"), so that torchvision weights converted by
+// tools/torchvision_to_safetensors.py load directly.
+//
+// The metadata is a JSON object stored in "__metadata__", which only holds strings: string
+// values are stored as they are, other values as their JSON text. Loading turns every value
+// that is valid JSON text back into JSON, so a string that happens to be JSON text ("42",
+// "true") comes back as that value. The key "format" marks the file as a checkpoint.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "framework/nn/module.h"
+
+namespace oa::io {
+
+inline constexpr const char* kCheckpointFormat = "outlierattack-checkpoint-1";
+
+// Writes named_parameters() then named_buffers() of `model`, and `metadata` (a JSON object;
+// its "format", if any, must be kCheckpointFormat) plus "format": kCheckpointFormat.
+void save_checkpoint(const std::string& path, const nn::Module& model, const nlohmann::json& metadata);
+
+// Copies the file's tensors into the model's existing tensors, in place, converting between
+// float32 and float64 where they differ. Returns the metadata, "format" included.
+// Throws, changing nothing, when the file is no checkpoint, when a shape (or int64 against
+// floating dtype) differs, and, if `strict`, when keys of the model are missing from the
+// file or the file has keys the model does not know; without `strict` those are skipped.
+nlohmann::json load_checkpoint(const std::string& path, nn::Module& model, bool strict = true);
+
+// The metadata alone, as load_checkpoint returns it.
+nlohmann::json read_checkpoint_metadata(const std::string& path);
+
+}  // namespace oa::io
