@@ -6,12 +6,16 @@ Usage: bench_torch.py --threads N --min-time S --cases JSON   (cases as run_benc
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from torch_reference_models import make_model  # noqa: E402  (the PyTorch twins of our models)
 
 
 def median_seconds(fn, min_time, warmup=2, min_iters=3):
@@ -24,57 +28,6 @@ def median_seconds(fn, min_time, warmup=2, min_iters=3):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
-
-
-class BasicBlock(nn.Module):
-    """CIFAR-style basic block with the projection shortcut, as models/resnet.cpp."""
-
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or cin != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + (self.downsample(x) if self.downsample is not None else x))
-
-
-def cifar_resnet(depth, in_channels, classes):
-    n = (depth - 2) // 6
-    layers, cin = [nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
-    for stage, planes in enumerate((16, 32, 64)):
-        for i in range(n):
-            layers.append(BasicBlock(cin, planes, 2 if stage > 0 and i == 0 else 1))
-            cin = planes
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes))
-
-
-def make_model(name, in_channels, image, classes):
-    if name == "small-cnn":
-        return small_cnn(in_channels, image, classes)
-    if name in ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110"):
-        return cifar_resnet(int(name[6:]), in_channels, classes)
-    import torchvision
-    model = getattr(torchvision.models, name)(num_classes=classes)
-    if in_channels != 3:
-        model.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
-    return model
-
-
-def small_cnn(in_channels, image, classes):
-    # The same network as models/small_cnn.cpp.
-    layers, channels = [], in_channels
-    for width in (32, 64):
-        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-                   nn.MaxPool2d(2, 2)]
-        channels = width
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * (image // 4) ** 2, classes))
 
 
 def conv_case(case, min_time):
