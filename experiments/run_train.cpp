@@ -1,85 +1,155 @@
-// run_train: train a model on an image data set and report train/test accuracy.
-//   run_train --model small-cnn --data fashion-mnist --epochs 1 --out runs/small
+// run_train: train a model on an image data set, checkpointing every epoch.
+//   run_train --model resnet20 --data fashion-mnist --epochs 8 --out runs/resnet20
+// DIR receives checkpoint.safetensors (the model after the last finished epoch, with its
+// metadata), optimizer.safetensors (momentum buffers, for --resume), history.csv (one row
+// per epoch) and summary.json. Every file is written atomically; after a kill, --resume
+// continues from the last finished epoch and reproduces the uninterrupted run.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
+#include "experiments/common/datasets.h"
+#include "experiments/common/model_io.h"
 #include "experiments/common/training.h"
-#include "framework/data/idx.h"
 #include "framework/io/atomic_file.h"
+#include "framework/io/checkpoint.h"
+#include "framework/io/safetensors.h"
+#include "framework/optim/schedule.h"
 #include "framework/util/runtime.h"
-#include "models/small_cnn.h"
+
+namespace fs = std::filesystem;
 
 namespace {
 
 struct Args {
   std::string model = "small-cnn";
-  std::string data = "fashion-mnist";
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::int64_t width = 1;
+  oa::experiments::DataChoice data;
+  std::int64_t limit_test = 0;
   std::string out;
+  bool resume = false;
   int epochs = 1;
+  int stop_after = 0;
   std::int64_t batch_size = 128;
-  double lr = 0.05, momentum = 0.9, weight_decay = 5e-4;
+  double lr = 0.05, momentum = 0.9, weight_decay = 5e-4, label_smoothing = 0.0;
+  std::string schedule = "one-cycle";
   bool nesterov = true;
+  std::int64_t crop_padding = 2;
+  bool flip = true;
   std::uint64_t seed = 0;
   int threads = 2;
-  std::int64_t limit_train = 0, limit_test = 0;
 };
+
+// history.csv from the epochs' JSON rows (pandas.read_csv loads it).
+std::string history_csv(const nlohmann::json& history) {
+  std::string csv = "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,train_images_per_second,seconds\n";
+  for (const auto& row : history)
+    csv += fmt::format("{},{},{},{},{},{},{},{}\n", row["epoch"].get<int>(), row["lr"].get<double>(),
+                       row["train_loss"].get<double>(), row["train_accuracy"].get<double>(),
+                       row["test_loss"].get<double>(), row["test_accuracy"].get<double>(),
+                       row["train_images_per_second"].get<double>(), row["seconds"].get<double>());
+  return csv;
+}
 
 int run(const Args& args) {
   using namespace oa;
   set_num_threads(args.threads);
-  OA_CHECK(args.data == "fashion-mnist", "--data: only 'fashion-mnist' is available so far, got '{}'", args.data);
-  OA_CHECK(args.model == "small-cnn", "--model: only 'small-cnn' is available so far, got '{}'", args.model);
   OA_CHECK(args.epochs >= 1, "--epochs must be at least 1, got {}", args.epochs);
+  OA_CHECK(args.batch_size >= 1, "--batch-size must be at least 1, got {}", args.batch_size);
+  const fs::path out = args.out;
+  const fs::path checkpoint = out / "checkpoint.safetensors", optimizer_file = out / "optimizer.safetensors";
+  OA_CHECK(args.out.empty() || args.resume || !fs::exists(checkpoint),
+           "{} already holds a checkpoint: pass --resume to continue it, or choose another --out", args.out);
 
-  const data::Dataset train = data::head(data::load_fashion_mnist(args.data_dir, "train"), args.limit_train);
-  const data::Dataset test = data::head(data::load_fashion_mnist(args.data_dir, "test"), args.limit_test);
-  std::printf("data: %s %lld train / %lld test images of %s\n", args.data.c_str(), (long long)train.size(),
-              (long long)test.size(), shape_str(Shape(train.images.shape().begin() + 1, train.images.shape().end())).c_str());
+  const data::Dataset train = experiments::load_dataset(args.data, "train");
+  experiments::DataChoice test_choice = args.data;
+  test_choice.limit = args.limit_test;
+  const data::Dataset test = experiments::load_dataset(test_choice, "test");
+  const models::ModelConfig config{.name = args.model,
+                                   .in_channels = train.images.size(1),
+                                   .image_size = train.images.size(2),
+                                   .classes = train.classes,
+                                   .width = args.width};
+  std::printf("data: %s, %lld train / %lld test images of %lldx%lldx%lld, %lld classes (labels: %s)\n",
+              args.data.name.c_str(), (long long)train.size(), (long long)test.size(), (long long)config.in_channels,
+              (long long)config.image_size, (long long)train.images.size(3), (long long)config.classes,
+              args.data.labels.c_str());
 
   Rng rng(args.seed);
-  auto model = models::make_small_cnn(train.images.size(1), train.images.size(2), train.classes, rng);
+  auto model = models::make_model(config, rng);
   std::int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
-  std::printf("model: %s, %lld parameters; %d threads; BLAS kernels %s\n", args.model.c_str(), (long long)parameters,
-              args.threads, blas_kernels().c_str());
-
   optim::SGD optimizer(model->parameters(), {.lr = args.lr, .momentum = args.momentum,
                                              .weight_decay = args.weight_decay, .nesterov = args.nesterov});
-  const experiments::TrainOptions options{.batch_size = args.batch_size, .seed = args.seed};
-  const std::int64_t steps_per_epoch = (train.size() + args.batch_size - 1) / args.batch_size;
+
+  int start_epoch = 0;
   nlohmann::json history = nlohmann::json::array();
-  experiments::EpochStats train_stats, test_stats;
-  for (int epoch = 0; epoch < args.epochs; ++epoch) {
-    // Cosine schedule over the whole run, evaluated once per epoch (step-level in later issues).
-    optimizer.set_lr(0.5 * args.lr * (1 + std::cos(M_PI * epoch / args.epochs)));
-    train_stats = experiments::train_epoch(*model, optimizer, train, options, epoch,
-                                           fmt::format("epoch {}/{} train", epoch + 1, args.epochs));
-    test_stats = experiments::evaluate(*model, test, 512, fmt::format("epoch {}/{} test ", epoch + 1, args.epochs));
-    std::printf("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f img/s, %lld steps\n",
-                epoch + 1, args.epochs, train_stats.loss, 100 * train_stats.accuracy, test_stats.loss,
-                100 * test_stats.accuracy, train_stats.images_per_second(), (long long)steps_per_epoch);
+  if (args.resume && fs::exists(checkpoint)) {
+    const nlohmann::json meta = io::load_checkpoint(checkpoint.string(), *model);
+    OA_CHECK(meta.value("architecture", "") == args.model, "{}: holds a {}, but --model is {}", checkpoint.string(),
+             meta.value("architecture", "?"), args.model);
+    const auto opt_file = io::read_safetensors(optimizer_file.string());
+    OA_CHECK(opt_file.metadata.count("epoch") && opt_file.metadata.at("epoch") == std::to_string(meta["epoch"].get<int>()),
+             "{} does not belong to the epoch of {}: remove both to restart", optimizer_file.string(),
+             checkpoint.string());
+    optimizer.load_state(opt_file.tensors);
+    start_epoch = meta["epoch"].get<int>();
+    history = meta.value("history", nlohmann::json::array());
+    std::printf("resume: %s after epoch %d\n", checkpoint.string().c_str(), start_epoch);
+  }
+  std::printf("model: %s (width %lld), %lld parameters; %d threads; BLAS kernels %s\n", args.model.c_str(),
+              (long long)args.width, (long long)parameters, args.threads, blas_kernels().c_str());
+
+  data::BatchLoader loader(train, {.batch_size = args.batch_size,
+                                   .seed = args.seed,
+                                   .augmentation = {.crop_padding = args.crop_padding, .horizontal_flip = args.flip}});
+  const std::int64_t steps_per_epoch = loader.batches_per_epoch();
+  const std::int64_t total_steps = steps_per_epoch * args.epochs;
+  const int last_epoch = args.stop_after > 0 ? std::min(args.epochs, start_epoch + args.stop_after) : args.epochs;
+  for (int epoch = start_epoch; epoch < last_epoch; ++epoch) {
+    const std::int64_t first_step = epoch * steps_per_epoch;
+    const auto lr_at = [&](std::int64_t step) {
+      return optim::scheduled_lr(args.schedule, first_step + step, total_steps, args.lr);
+    };
+    const auto tr = experiments::train_epoch(*model, optimizer, loader, epoch, lr_at, args.label_smoothing,
+                                             fmt::format("epoch {}/{} train", epoch + 1, args.epochs));
+    const auto te = experiments::evaluate(*model, test, 500, fmt::format("epoch {}/{} test ", epoch + 1, args.epochs));
+    std::printf("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f img/s\n", epoch + 1,
+                args.epochs, tr.loss, 100 * tr.accuracy, te.loss, 100 * te.accuracy, tr.images_per_second());
+    std::fflush(stdout);
     history.push_back({{"epoch", epoch + 1},
                        {"lr", optimizer.lr()},
-                       {"train_loss", train_stats.loss},
-                       {"train_accuracy", train_stats.accuracy},
-                       {"test_loss", test_stats.loss},
-                       {"test_accuracy", test_stats.accuracy},
-                       {"train_images_per_second", train_stats.images_per_second()}});
+                       {"train_loss", tr.loss},
+                       {"train_accuracy", tr.accuracy},
+                       {"test_loss", te.loss},
+                       {"test_accuracy", te.accuracy},
+                       {"train_images_per_second", tr.images_per_second()},
+                       {"seconds", tr.seconds + te.seconds}});
+    if (args.out.empty()) continue;
+    const nlohmann::json meta = {{"dataset", args.data.name},  {"labels", args.data.labels}, {"seed", args.seed},
+                                 {"epoch", epoch + 1},         {"epochs", args.epochs},      {"lr", args.lr},
+                                 {"schedule", args.schedule},  {"batch_size", args.batch_size},
+                                 {"train_accuracy", tr.accuracy}, {"test_accuracy", te.accuracy},
+                                 {"sparsity", 0.0},            {"history", history}};
+    // The optimiser state first, then the checkpoint that names its epoch: a kill between
+    // the two leaves an optimiser file one epoch ahead, which --resume detects.
+    io::write_safetensors(optimizer_file.string(), optimizer.state(), {{"epoch", std::to_string(epoch + 1)}});
+    experiments::save_model(checkpoint.string(), *model, config, meta);
+    io::write_file_atomic((out / "history.csv").string(), history_csv(history));
+    nlohmann::json summary = meta;
+    summary["model"] = args.model;
+    summary["parameters"] = parameters;
+    summary["threads"] = args.threads;
+    io::write_file_atomic((out / "summary.json").string(), summary.dump(2) + "\n");
   }
-  std::printf("final: train accuracy %.2f%%, test accuracy %.2f%%\n", 100 * train_stats.accuracy,
-              100 * test_stats.accuracy);
-  if (!args.out.empty()) {
-    const nlohmann::json summary = {{"model", args.model},     {"data", args.data},         {"seed", args.seed},
-                                    {"epochs", args.epochs},   {"batch_size", args.batch_size}, {"lr", args.lr},
-                                    {"threads", args.threads}, {"parameters", parameters},  {"history", history},
-                                    {"train_accuracy", train_stats.accuracy}, {"test_accuracy", test_stats.accuracy}};
-    io::write_file_atomic(args.out + "/summary.json", summary.dump(2) + "\n");
-    std::printf("wrote %s/summary.json\n", args.out.c_str());
-  }
+  OA_CHECK(!history.empty(), "no epoch ran: the run in {} is already complete", args.out);
+  const auto& last = history.back();
+  std::printf("final: train accuracy %.2f%%, test accuracy %.2f%%\n", 100 * last["train_accuracy"].get<double>(),
+              100 * last["test_accuracy"].get<double>());
+  if (!args.out.empty()) std::printf("wrote %s/{checkpoint.safetensors,history.csv,summary.json}\n", args.out.c_str());
   return 0;
 }
 
@@ -88,21 +158,34 @@ int run(const Args& args) {
 int main(int argc, char** argv) {
   oa::select_blas_kernels(argv);
   Args args;
-  CLI::App app{"Train a model on an image data set and report train and test accuracy."};
-  app.add_option("--model", args.model, "Architecture")->capture_default_str();
-  app.add_option("--data", args.data, "Data set")->capture_default_str();
-  app.add_option("--data-dir", args.data_dir, "Directory with the data set's files")->capture_default_str();
-  app.add_option("--out", args.out, "Output directory for summary.json (none: print only)");
-  app.add_option("--epochs", args.epochs, "Training epochs")->capture_default_str();
-  app.add_option("--batch-size", args.batch_size, "Images per step")->capture_default_str();
-  app.add_option("--lr", args.lr, "Peak learning rate (cosine schedule)")->capture_default_str();
-  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str();
-  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str();
-  app.add_option("--nesterov", args.nesterov, "Nesterov momentum (true/false)")->capture_default_str();
-  app.add_option("--seed", args.seed, "Seed of initialisation and shuffling")->capture_default_str();
-  app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
-  app.add_option("--limit-train", args.limit_train, "Use only the first N training images (0: all)");
+  CLI::App app{"Train a model on an image data set; checkpoints every epoch and resumes after a kill."};
+  app.add_option("--model", args.model, "small-cnn, resnet20/32/44/56/110 (CIFAR style), resnet18/34/50/101/152")
+      ->capture_default_str();
+  app.add_option("--width", args.width, "Width multiplier of the CIFAR-style ResNets")->capture_default_str();
+  app.add_option("--data", args.data.name, "fashion-mnist, mnist, cifar10 or image-folder")->capture_default_str();
+  app.add_option("--data-dir", args.data.dir, "Directory of the data set (default: the data set's own)");
+  app.add_option("--labels", args.data.labels, "true, or parity: label = index % 2 (memorisation control)")
+      ->capture_default_str();
+  app.add_option("--image-size", args.data.image_size, "image-folder: centre-crop side")->capture_default_str();
+  app.add_option("--limit-train", args.data.limit, "Use only the first N training images (0: all)");
   app.add_option("--limit-test", args.limit_test, "Use only the first N test images (0: all)");
+  app.add_option("--out", args.out, "Output directory (checkpoint, history.csv, summary.json)");
+  app.add_flag("--resume", args.resume, "Continue the run in --out from its last finished epoch");
+  app.add_option("--epochs", args.epochs, "Training epochs")->capture_default_str();
+  app.add_option("--stop-after", args.stop_after,
+                 "Stop after this many epochs of this invocation; --resume continues (0: run to the end)");
+  app.add_option("--batch-size", args.batch_size, "Images per step")->capture_default_str();
+  app.add_option("--lr", args.lr, "Peak learning rate")->capture_default_str();
+  app.add_option("--schedule", args.schedule, "one-cycle, cosine or constant (per step)")->capture_default_str();
+  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--nesterov", args.nesterov, "Nesterov momentum (true/false)")->capture_default_str();
+  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str();
+  app.add_option("--label-smoothing", args.label_smoothing, "Cross-entropy label smoothing")->capture_default_str();
+  app.add_option("--crop-padding", args.crop_padding, "Random-crop augmentation padding (0: off)")
+      ->capture_default_str();
+  app.add_option("--flip", args.flip, "Random horizontal flips (true/false)")->capture_default_str();
+  app.add_option("--seed", args.seed, "Seed of initialisation, shuffling and augmentation")->capture_default_str();
+  app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     return run(args);

@@ -1,5 +1,7 @@
 #include "models/zoo.h"
 
+#include <algorithm>
+
 #include "models/resnet.h"
 #include "models/small_cnn.h"
 
@@ -12,6 +14,9 @@ std::vector<std::string> model_names() {
 }
 
 std::shared_ptr<nn::Module> make_model(const ModelConfig& c, Rng& rng) {
+  const auto names = model_names();
+  OA_CHECK(std::find(names.begin(), names.end(), c.name) != names.end(), "--model: unknown model '{}' (known: {})",
+           c.name, fmt::join(names, ", "));
   if (c.name == "small-cnn") return make_small_cnn(c.in_channels, c.image_size, c.classes, rng);
   return std::make_shared<ResNet>(resnet_spec(c.name, c.in_channels, c.classes, c.width), rng);
 }

@@ -1,7 +1,6 @@
 #include "experiments/common/training.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
@@ -15,9 +14,8 @@ namespace {
 
 // Number of rows of [N, C] logits whose argmax equals the label.
 std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
-  const Tensor predicted = logits.detach();
-  const std::int64_t rows = predicted.size(0), cols = predicted.size(1);
-  const auto values = predicted.to_vector<float>();
+  const std::int64_t rows = logits.size(0), cols = logits.size(1);
+  const auto values = logits.to_vector<float>();
   const auto truth = labels.to_vector<std::int64_t>();
   std::int64_t correct = 0;
   for (std::int64_t i = 0; i < rows; ++i) {
@@ -27,59 +25,59 @@ std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
-// Runs `step(images, labels) -> logits, loss` over `order` in batches, accumulating stats.
+// Runs `step(batch, step_index) -> {logits, loss}` over one epoch of `loader`, with a
+// progress bar, and returns the epoch's mean loss and accuracy.
 template <class Step>
-EpochStats run_batches(const data::Dataset& data, const std::vector<std::int64_t>& order, std::int64_t batch_size,
-                       const std::string& label, Step&& step) {
-  OA_CHECK(batch_size >= 1, "--batch-size must be at least 1, got {}", batch_size);
-  const auto n = static_cast<std::int64_t>(order.size());
-  ProgressBar bar(label, n, "img");
+EpochStats run_epoch(data::BatchLoader& loader, std::int64_t epoch, const std::string& label, Step&& step) {
+  loader.begin_epoch(epoch);
+  ProgressBar bar(label, loader.batches_per_epoch(), "batch");
   EpochStats stats;
   double loss_sum = 0.0;
-  std::int64_t correct = 0;
-  for (std::int64_t first = 0; first < n; first += batch_size) {
-    const std::vector<std::int64_t> batch(order.begin() + first, order.begin() + std::min(n, first + batch_size));
-    const Tensor images = data::take_rows(data.images, batch);
-    const Tensor labels = data::take_rows(data.labels, batch);
-    const auto [logits, loss] = step(images, labels);
-    const auto count = static_cast<std::int64_t>(batch.size());
+  std::int64_t correct = 0, index = 0;
+  auto status = [&] {
+    const auto n = static_cast<double>(std::max<std::int64_t>(1, stats.samples));
+    return fmt::format("loss {:.4f} acc {:.2f}%", loss_sum / n, 100.0 * static_cast<double>(correct) / n);
+  };
+  while (auto batch = loader.next()) {
+    const auto [logits, loss] = step(*batch, index++);
+    const std::int64_t count = batch->labels.numel();
     loss_sum += loss.item() * static_cast<double>(count);
-    correct += count_correct(logits, labels);
+    correct += count_correct(logits, batch->labels);
     stats.samples += count;
-    bar.update(stats.samples, fmt::format("loss {:.4f} acc {:.2f}%", loss_sum / static_cast<double>(stats.samples),
-                                          100.0 * static_cast<double>(correct) / static_cast<double>(stats.samples)));
+    bar.update(index, status());
   }
-  stats.loss = stats.samples ? loss_sum / static_cast<double>(stats.samples) : 0.0;
-  stats.accuracy = stats.samples ? static_cast<double>(correct) / static_cast<double>(stats.samples) : 0.0;
+  bar.finish(status());
+  const auto n = static_cast<double>(std::max<std::int64_t>(1, stats.samples));
+  stats.loss = loss_sum / n;
+  stats.accuracy = static_cast<double>(correct) / n;
   stats.seconds = bar.elapsed_seconds();
-  bar.finish(fmt::format("loss {:.4f} acc {:.2f}%", stats.loss, 100.0 * stats.accuracy));
   return stats;
 }
 
 }  // namespace
 
-EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data,
-                       const TrainOptions& options, std::int64_t epoch, const std::string& label) {
+EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
+                       const std::function<double(std::int64_t)>& lr_at, double label_smoothing,
+                       const std::string& label) {
   model.train();
-  const auto order = data::shuffled_indices(data.size(), options.seed, epoch);
-  return run_batches(data, order, options.batch_size, label, [&](const Tensor& images, const Tensor& labels) {
+  return run_epoch(loader, epoch, label, [&](const data::Batch& batch, std::int64_t step) {
+    optimizer.set_lr(lr_at(step));
     optimizer.zero_grad();
-    Tensor logits = model(images);
-    Tensor loss = cross_entropy(logits, labels, options.label_smoothing);
+    Tensor logits = model(batch.images);
+    Tensor loss = cross_entropy(logits, batch.labels, label_smoothing);
     loss.backward();
     optimizer.step();
-    return std::pair{logits, loss};
+    return std::pair{logits.detach(), loss.detach()};
   });
 }
 
 EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t batch_size, const std::string& label) {
   model.eval();
   NoGradGuard no_grad;
-  std::vector<std::int64_t> order(static_cast<std::size_t>(data.size()));
-  std::iota(order.begin(), order.end(), 0);
-  return run_batches(data, order, batch_size, label, [&](const Tensor& images, const Tensor& labels) {
-    Tensor logits = model(images);
-    return std::pair{logits, cross_entropy(logits, labels)};
+  data::BatchLoader loader(data, {.batch_size = batch_size, .shuffle = false});
+  return run_epoch(loader, 0, label, [&](const data::Batch& batch, std::int64_t) {
+    Tensor logits = model(batch.images);
+    return std::pair{logits, cross_entropy(logits, batch.labels)};
   });
 }
 

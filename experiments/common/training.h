@@ -1,9 +1,10 @@
 #pragma once
 // The training and evaluation loops shared by the run_* executables.
 #include <cstdint>
+#include <functional>
 #include <string>
 
-#include "framework/data/dataset.h"
+#include "framework/data/loader.h"
 #include "framework/nn/module.h"
 #include "framework/optim/optimizer.h"
 
@@ -13,19 +14,15 @@ struct EpochStats {
   double loss = 0.0;      // mean cross-entropy over the samples
   double accuracy = 0.0;  // fraction classified correctly
   double seconds = 0.0;
-  double images_per_second() const;
   std::int64_t samples = 0;
+  double images_per_second() const;
 };
 
-struct TrainOptions {
-  std::int64_t batch_size = 128;
-  std::uint64_t seed = 0;
-  double label_smoothing = 0.0;
-};
-
-// One pass over `data` in a (seed, epoch)-shuffled order, in training mode, with a progress bar.
-EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data,
-                       const TrainOptions& options, std::int64_t epoch, const std::string& label);
+// One epoch of `loader` in training mode with a progress bar. Before step s of the epoch
+// the optimiser's learning rate is set to lr_at(s).
+EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
+                       const std::function<double(std::int64_t)>& lr_at, double label_smoothing,
+                       const std::string& label);
 
 // Loss and accuracy in eval mode, without recording gradients.
 EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t batch_size, const std::string& label);

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 
+#include "framework/ops/ops.h"
+
 namespace oa::data {
 
 Tensor take_rows(const Tensor& x, const std::vector<std::int64_t>& indices) {
@@ -27,16 +29,32 @@ Dataset head(const Dataset& d, std::int64_t n) {
   if (n <= 0 || n >= d.size()) return d;
   std::vector<std::int64_t> first(static_cast<std::size_t>(n));
   std::iota(first.begin(), first.end(), 0);
-  return {d.name, take_rows(d.images, first), take_rows(d.labels, first), d.classes};
+  return {d.name, take_rows(d.images, first), take_rows(d.labels, first), d.classes, d.class_names};
 }
 
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  std::seed_seq seq{seed, static_cast<std::uint64_t>(epoch), std::uint64_t{0x5eed}};
+  // seed_seq keeps 32 bits of each value: pass both halves of the 64-bit seed and epoch.
+  const auto e = static_cast<std::uint64_t>(epoch);
+  std::seed_seq seq{seed & 0xffffffffu, seed >> 32, e & 0xffffffffu, e >> 32, std::uint64_t{0x5eed}};
   std::mt19937_64 engine(seq);
   std::shuffle(order.begin(), order.end(), engine);
   return order;
+}
+
+Tensor normalize(const Tensor& images, const std::vector<float>& mean, const std::vector<float>& std) {
+  check_rank(images, 4, "normalize", "images");
+  const std::int64_t channels = images.size(1);
+  OA_CHECK(static_cast<std::int64_t>(mean.size()) == channels && static_cast<std::int64_t>(std.size()) == channels,
+           "normalize: {} has {} channels but mean has {} and std {} entries", describe(images), channels, mean.size(),
+           std.size());
+  for (float s : std) OA_CHECK(s > 0.0f, "normalize: std must be positive, got {}", std);
+  // [1, C, 1, 1] so that they broadcast over the batch and the pixels.
+  auto per_channel = [&](const std::vector<float>& v) {
+    return Tensor::from_vector(v, {1, channels, 1, 1}).to(images.dtype()).to(images.device());
+  };
+  return (images - per_channel(mean)) / per_channel(std);
 }
 
 }  // namespace oa::data

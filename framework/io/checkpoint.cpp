@@ -47,7 +47,11 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const nlo
   OA_CHECK(metadata.is_object() || metadata.is_null(), "save_checkpoint: {}: the metadata must be a JSON object, not {}",
            path, metadata.type_name());
   std::map<std::string, std::string> fields;
-  for (const auto& [key, value] : metadata.items()) fields[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  // Plain strings are stored as they are, unless the text would read back as another JSON
+  // value ("true", "42"): those, like every non-string value, are stored as JSON text.
+  for (const auto& [key, value] : metadata.items())
+    fields[key] = value.is_string() && !nlohmann::json::accept(value.get<std::string>()) ? value.get<std::string>()
+                                                                                          : value.dump();
   const auto [format, added] = fields.try_emplace("format", kCheckpointFormat);
   OA_CHECK(format->second == kCheckpointFormat, "save_checkpoint: {}: the metadata \"format\" must be \"{}\", not \"{}\"",
            path, kCheckpointFormat, format->second);

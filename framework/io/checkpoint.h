@@ -4,10 +4,11 @@
 // "bn1.running_mean", "bn1.num_batches_tracked"), so that torchvision weights converted by
 // tools/torchvision_to_safetensors.py load directly.
 //
-// The metadata is a JSON object stored in "__metadata__", which only holds strings: string
-// values are stored as they are, other values as their JSON text. Loading turns every value
-// that is valid JSON text back into JSON, so a string that happens to be JSON text ("42",
-// "true") comes back as that value. The key "format" marks the file as a checkpoint.
+// The metadata is a JSON object stored in "__metadata__", which only holds strings: plain
+// string values are stored as they are, other values (and strings whose text is itself
+// JSON, like "true" or "42") as their JSON text. Loading turns every value that is valid
+// JSON text back into JSON, so metadata round-trips exactly. The key "format" marks the
+// file as a checkpoint.
 #include <nlohmann/json.hpp>
 #include <string>
 

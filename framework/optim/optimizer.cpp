@@ -12,6 +12,22 @@ void Optimizer::zero_grad() {
   for (auto& p : params_) p.zero_grad();
 }
 
+void Optimizer::save_buffers(const std::string& kind, const std::vector<Tensor>& buffers, NamedState& out) {
+  for (std::size_t i = 0; i < buffers.size(); ++i)
+    if (buffers[i].defined()) out.emplace_back(kind + "." + std::to_string(i), buffers[i]);
+}
+
+void Optimizer::restore_buffers(const std::string& kind, std::vector<Tensor>& buffers, const NamedState& state) const {
+  for (const auto& [name, t] : state) {
+    if (name.rfind(kind + ".", 0) != 0) continue;
+    const std::string index_text = name.substr(kind.size() + 1);
+    const std::size_t i = std::stoul(index_text);
+    OA_CHECK(i < params_.size(), "optimizer state: {} names parameter {} of {}", name, i, params_.size());
+    check_same_shape(params_[i], t, ("optimizer state " + name).c_str());
+    buffers[i] = t.to(params_[i].dtype()).clone();
+  }
+}
+
 SGD::SGD(std::vector<Tensor> params, const SgdOptions& options) : Optimizer(std::move(params), options.lr), options_(options) {
   OA_CHECK(options.momentum >= 0 && options.weight_decay >= 0, "SGD: negative momentum {} or weight decay {}",
            options.momentum, options.weight_decay);
@@ -29,6 +45,14 @@ void SGD::step() {
     backend::sgd_step(p, g, buf, lr_, options_.momentum, options_.nesterov, options_.weight_decay);
   }
 }
+
+NamedState SGD::state() const {
+  NamedState out;
+  save_buffers("momentum", momentum_buffers_, out);
+  return out;
+}
+
+void SGD::load_state(const NamedState& state) { restore_buffers("momentum", momentum_buffers_, state); }
 
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
     : Optimizer(std::move(params), options.lr), options_(options) {
@@ -51,6 +75,21 @@ void Adam::step() {
     backend::adam_step(p, g, m_[i], v_[i], lr_, options_.beta1, options_.beta2, options_.eps, options_.weight_decay,
                        steps_);
   }
+}
+
+
+NamedState Adam::state() const {
+  NamedState out{{"step", Tensor::full({}, static_cast<double>(steps_), DType::Int64)}};
+  save_buffers("m", m_, out);
+  save_buffers("v", v_, out);
+  return out;
+}
+
+void Adam::load_state(const NamedState& state) {
+  for (const auto& [name, t] : state)
+    if (name == "step") steps_ = static_cast<std::int64_t>(t.item());
+  restore_buffers("m", m_, state);
+  restore_buffers("v", v_, state);
 }
 
 }  // namespace oa::optim

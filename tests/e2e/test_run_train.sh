@@ -25,7 +25,47 @@ sys.exit(0 if s["test_accuracy"] > 0.8 and len(s["history"]) == 3 else 1)
 PY
 check "no temporary file left behind" test -z "$(find "$work/out" -name '*.tmp*')"
 
-# 2. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
+# 2. Resume: 1 epoch, "killed", resumed for the other 2, equals the uninterrupted run.
+"$run_train" --data-dir "$work/data" --epochs 3 --batch-size 20 --lr 0.05 --out "$work/resumed" --stop-after 1 >"$work/r1.log" 2>&1
+check "interrupted run leaves a checkpoint after epoch 1" grep -q '"epoch": 1' "$work/resumed/summary.json"
+"$run_train" --data-dir "$work/data" --epochs 3 --batch-size 20 --lr 0.05 --out "$work/resumed" --resume >"$work/r2.log" 2>&1
+check "resume reports the epoch it continues from" grep -q "resume: .* after epoch 1" "$work/r2.log"
+check "resumed run reproduces the uninterrupted history" "$python" - "$work/out/history.csv" "$work/resumed/history.csv" <<'PY'
+import sys
+a, b = (open(p).read().splitlines() for p in sys.argv[1:3])
+strip = lambda rows: [",".join(r.split(",")[:6]) for r in rows]  # drop the timing columns
+print("\n".join(strip(b)))
+sys.exit(0 if strip(a) == strip(b) else 1)
+PY
+expect_refusal_log="$work/refuse.log"
+"$run_train" --data-dir "$work/data" --epochs 3 --out "$work/out" >"$expect_refusal_log" 2>&1
+check "an existing checkpoint is not overwritten without --resume" grep -q "already holds a checkpoint" "$expect_refusal_log"
+
+# 3. Parity labels (the memorisation control) and run_eval on the checkpoint.
+"$run_train" --data-dir "$work/data" --epochs 1 --batch-size 20 --labels parity --out "$work/parity" >"$work/p.log" 2>&1
+check "parity labels give a 2-class model" grep -q "2 classes (labels: parity)" "$work/p.log"
+run_eval=$(dirname "$run_train")/run_eval
+"$run_eval" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --split test --out "$work/eval.json" \
+  --dump-logits "$work/logits.npy" >"$work/eval.log" 2>&1
+check "run_eval reproduces the test accuracy of the summary" "$python" - "$work/out/summary.json" "$work/eval.json" <<'PY'
+import json, sys
+train, ev = (json.load(open(p)) for p in sys.argv[1:3])
+print(train["test_accuracy"], ev["accuracy"])
+sys.exit(0 if abs(train["test_accuracy"] - ev["accuracy"]) < 1e-9 else 1)
+PY
+check "run_eval --input/--dump-logits round trip" "$python" - "$work" "$run_eval" <<'PY'
+import subprocess, sys, numpy as np
+work, run_eval = sys.argv[1:3]
+logits = np.load(f"{work}/logits.npy")
+x = np.random.default_rng(0).random((7, 1, 28, 28), dtype=np.float32)
+np.save(f"{work}/x.npy", x)
+subprocess.run([run_eval, "--model", f"{work}/out/checkpoint.safetensors", "--input", f"{work}/x.npy",
+                "--dump-logits", f"{work}/x_logits.npy"], check=True, capture_output=True)
+print(logits.shape, np.load(f"{work}/x_logits.npy").shape)
+sys.exit(0 if logits.shape == (100, 10) and np.load(f"{work}/x_logits.npy").shape == (7, 10) else 1)
+PY
+
+# 4. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
 expect_error() {  # expect_error DESCRIPTION PATTERN ARGS...
   local what=$1 pattern=$2; shift 2
   local log="$work/error.log"

@@ -71,7 +71,8 @@ void check_error(F&& f, const std::vector<std::string>& parts) {
 TEST_CASE("checkpoint: round trip of a small model and its metadata") {
   const auto model = small_model(1);
   const std::string path = temp_file("small.safetensors");
-  const json metadata = {{"arch", "small"}, {"epoch", 3}, {"lr", 0.1}, {"tags", {"a", "b"}}, {"done", false}};
+  const json metadata = {{"arch", "small"}, {"epoch", 3},         {"lr", 0.1},        {"tags", {"a", "b"}},
+                         {"done", false},   {"labels", "true"},  {"version", "1.2"}};
   save_checkpoint(path, *model, metadata);
 
   // The file: parameters then buffers under torch's names; num_batches_tracked int64.
@@ -84,6 +85,7 @@ TEST_CASE("checkpoint: round trip of a small model and its metadata") {
   CHECK(file.tensors[8].second.item() == 1);
   CHECK(file.metadata.at("arch") == "small");  // strings as they are, the rest as JSON text
   CHECK(file.metadata.at("tags") == R"(["a","b"])");
+  CHECK(file.metadata.at("labels") == R"("true")");  // a string that reads as JSON is stored quoted
   CHECK(file.metadata.at("format") == oa::io::kCheckpointFormat);
 
   // A model initialised differently becomes the same model.

@@ -1,0 +1,220 @@
+#include "framework/data/image_folder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <memory>
+
+// stb_image's implementation is compiled here and only here. STB_IMAGE_STATIC keeps its
+// functions private to this file (no clash with another copy of stb in a program), and
+// the STBI_ONLY_* switches leave out the decoders of formats we do not read.
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#include <stb/stb_image.h>
+
+namespace oa::data {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_image_file(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+// The entries of `dir` for which keep(entry) holds, sorted by name.
+template <class Keep>
+std::vector<fs::path> sorted_entries(const fs::path& dir, Keep&& keep) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (keep(entry)) found.push_back(entry.path());
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// The pixels of an image file as float32 [channels, H, W] in [0, 1].
+Tensor decode(const std::string& path, int channels) {
+  OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
+  int width = 0, height = 0, channels_in_file = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load(path.c_str(), &width, &height, &channels_in_file, channels), stbi_image_free);
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();  // per thread in this stb version
+    throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
+  }
+  Tensor image = Tensor::empty({channels, height, width});
+  float* out = image.data<float>();
+  // stb_image returns interleaved pixels (H, W, C); our layout is one plane per channel (C, H, W).
+  const std::int64_t plane = std::int64_t{height} * width;
+  for (int c = 0; c < channels; ++c)
+    for (std::int64_t i = 0; i < plane; ++i)
+      out[c * plane + i] = static_cast<float>(pixels.get()[i * channels + c]) / 255.0f;
+  return image;
+}
+
+// How one output position along an axis mixes the inputs: out = sum_k weights[k] * in[first + k].
+struct Taps {
+  std::int64_t first = 0;
+  std::vector<float> weights;
+};
+
+// Triangle-filter taps for resizing an axis of `in` pixels to `out` pixels. Pixel i covers
+// [i, i + 1) and has its centre at i + 0.5. Output pixel o has its centre at (o + 0.5) * scale
+// in input coordinates; inputs within `support` of it get weight 1 - distance / support.
+// Enlarging (scale < 1): support 1, i.e. bilinear interpolation between the two nearest
+// pixels. Shrinking: support = scale, so the filter covers every input pixel under the output
+// pixel. The weights are renormalised to sum to 1, which also handles the image borders.
+std::vector<Taps> triangle_taps(std::int64_t in, std::int64_t out) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double support = std::max(scale, 1.0);
+  std::vector<Taps> taps(static_cast<std::size_t>(out));
+  for (std::int64_t o = 0; o < out; ++o) {
+    const double centre = (static_cast<double>(o) + 0.5) * scale;
+    const auto lo = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(centre - support)));
+    const auto hi = std::min<std::int64_t>(in, static_cast<std::int64_t>(std::ceil(centre + support)));
+    Taps& t = taps[static_cast<std::size_t>(o)];
+    t.first = lo;
+    double total = 0.0;
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const double w = std::max(0.0, 1.0 - std::abs(static_cast<double>(i) + 0.5 - centre) / support);
+      t.weights.push_back(static_cast<float>(w));
+      total += w;
+    }
+    for (float& w : t.weights) w = static_cast<float>(w / total);
+  }
+  return taps;
+}
+
+// Height and width of the last two dims, after checking the tensor can be an image stack.
+std::pair<std::int64_t, std::int64_t> image_size(const Tensor& images, const char* op) {
+  OA_CHECK(images.dim() >= 2, "{}: needs [..., H, W], got {}", op, describe(images));
+  OA_CHECK(images.device() == Device::CPU, "{}: needs a CPU tensor, got {}", op, describe(images));
+  check_dtype(images, DType::Float32, op, "images");
+  return {images.size(-2), images.size(-1)};
+}
+
+// The shape of `images` with the last two dims replaced by h, w.
+Shape with_size(const Tensor& images, std::int64_t h, std::int64_t w) {
+  Shape shape = images.shape();
+  shape[shape.size() - 2] = h;
+  shape[shape.size() - 1] = w;
+  return shape;
+}
+
+void check_options(const ImageFolderOptions& options) {
+  OA_CHECK(options.crop >= 1 && options.crop <= options.resize,
+           "image folder options: need 1 <= crop <= resize, got crop {} and resize {}", options.crop, options.resize);
+}
+
+}  // namespace
+
+Tensor resize_bilinear(const Tensor& images, std::int64_t out_h, std::int64_t out_w) {
+  const auto [h, w] = image_size(images, "resize_bilinear");
+  OA_CHECK(h > 0 && w > 0 && out_h > 0 && out_w > 0, "resize_bilinear: cannot resize {} to {}x{}", describe(images),
+           out_h, out_w);
+  const std::int64_t planes = images.numel() / (h * w);
+  const auto rows = triangle_taps(h, out_h);
+  const auto cols = triangle_taps(w, out_w);
+  // Separable: first along each row (h x w -> h x out_w), then along each column.
+  std::vector<float> wide(static_cast<std::size_t>(h * out_w));
+  Tensor out = Tensor::empty(with_size(images, out_h, out_w));
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const float* src = images.data<float>() + p * h * w;
+    float* dst = out.data<float>() + p * out_h * out_w;
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < out_w; ++x) {
+        const Taps& t = cols[static_cast<std::size_t>(x)];
+        float sum = 0.0f;
+        for (std::size_t k = 0; k < t.weights.size(); ++k) sum += t.weights[k] * src[y * w + t.first + std::int64_t(k)];
+        wide[static_cast<std::size_t>(y * out_w + x)] = sum;
+      }
+    for (std::int64_t y = 0; y < out_h; ++y) {
+      const Taps& t = rows[static_cast<std::size_t>(y)];
+      for (std::int64_t x = 0; x < out_w; ++x) {
+        float sum = 0.0f;
+        for (std::size_t k = 0; k < t.weights.size(); ++k)
+          sum += t.weights[k] * wide[static_cast<std::size_t>((t.first + std::int64_t(k)) * out_w + x)];
+        dst[y * out_w + x] = sum;
+      }
+    }
+  }
+  return out;
+}
+
+Tensor center_crop(const Tensor& images, std::int64_t crop_h, std::int64_t crop_w) {
+  const auto [h, w] = image_size(images, "center_crop");
+  OA_CHECK(crop_h > 0 && crop_w > 0 && crop_h <= h && crop_w <= w, "center_crop: cannot crop {}x{} out of {}", crop_h,
+           crop_w, describe(images));
+  const std::int64_t planes = images.numel() / (h * w);
+  const std::int64_t top = (h - crop_h) / 2, left = (w - crop_w) / 2;
+  Tensor out = Tensor::empty(with_size(images, crop_h, crop_w));
+  for (std::int64_t p = 0; p < planes; ++p)
+    for (std::int64_t y = 0; y < crop_h; ++y) {
+      const float* src = images.data<float>() + (p * h + top + y) * w + left;
+      std::copy(src, src + crop_w, out.data<float>() + (p * crop_h + y) * crop_w);
+    }
+  return out;
+}
+
+Tensor load_image(const std::string& path, const ImageFolderOptions& options) {
+  check_options(options);
+  const Tensor image = decode(path, options.grayscale ? 1 : 3);
+  // Shorter side -> resize; the longer side keeps the aspect ratio, rounded down like torchvision.
+  const std::int64_t h = image.size(1), w = image.size(2), shorter = std::min(h, w);
+  const std::int64_t out_h = h == shorter ? options.resize : h * options.resize / shorter;
+  const std::int64_t out_w = w == shorter ? options.resize : w * options.resize / shorter;
+  return center_crop(resize_bilinear(image, out_h, out_w), options.crop, options.crop);
+}
+
+Dataset load_image_folder(const std::string& root, const ImageFolderOptions& options) {
+  check_options(options);
+  OA_CHECK(fs::is_directory(root), "image folder {}: not a directory", root);
+  const auto class_dirs = sorted_entries(root, [](const fs::directory_entry& e) { return e.is_directory(); });
+  OA_CHECK(!class_dirs.empty(), "image folder {}: no class directories (expected root/<class>/<image>)", root);
+
+  Dataset d;
+  d.name = root;
+  d.classes = static_cast<std::int64_t>(class_dirs.size());
+  std::vector<std::string> files;
+  std::vector<std::int64_t> labels;
+  for (std::size_t c = 0; c < class_dirs.size(); ++c) {
+    const auto images = sorted_entries(
+        class_dirs[c], [](const fs::directory_entry& e) { return e.is_regular_file() && is_image_file(e.path()); });
+    OA_CHECK(!images.empty(), "image folder {}: class directory {} holds no .jpg/.jpeg/.png files", root,
+             class_dirs[c].string());
+    d.class_names.push_back(class_dirs[c].filename().string());
+    for (const auto& image : images) {
+      files.push_back(image.string());
+      labels.push_back(static_cast<std::int64_t>(c));
+    }
+  }
+
+  const auto n = static_cast<std::int64_t>(files.size());
+  const std::int64_t channels = options.grayscale ? 1 : 3;
+  d.images = Tensor::empty({n, channels, options.crop, options.crop});
+  d.labels = Tensor::from_vector(labels, {n});
+  // Decode in parallel. An exception must not leave an OpenMP loop, so each file keeps its
+  // own, and the first one (in file order) is rethrown afterwards.
+  std::vector<std::exception_ptr> errors(files.size());
+  const std::int64_t image_floats = channels * options.crop * options.crop;
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t i = 0; i < n; ++i) {
+    try {
+      const Tensor image = load_image(files[static_cast<std::size_t>(i)], options);
+      std::copy_n(image.data<float>(), image_floats, d.images.data<float>() + i * image_floats);
+    } catch (...) {
+      errors[static_cast<std::size_t>(i)] = std::current_exception();
+    }
+  }
+  for (const auto& error : errors)
+    if (error) std::rethrow_exception(error);
+  return d;
+}
+
+}  // namespace oa::data

@@ -1,0 +1,35 @@
+#pragma once
+// Helpers shared by the data tests: a scratch directory and a file writer.
+#include <doctest/doctest.h>
+#include <stdlib.h>  // mkdtemp
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace oa::data::test {
+
+// A fresh directory for one test, removed with everything in it at the end.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "oa_data_XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // The path of `name` inside the directory, creating its parent directories.
+  std::string file(const std::string& name) const {
+    const auto p = path / name;
+    std::filesystem::create_directories(p.parent_path());
+    return p.string();
+  }
+};
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+}  // namespace oa::data::test
