@@ -36,7 +36,8 @@ EpochStats run_epoch(data::BatchLoader& loader, std::int64_t epoch, const std::s
   std::int64_t correct = 0, index = 0;
   auto status = [&] {
     const auto n = static_cast<double>(std::max<std::int64_t>(1, stats.samples));
-    return fmt::format("loss {:.4f} acc {:.2f}%", loss_sum / n, 100.0 * static_cast<double>(correct) / n);
+    return fmt::format("loss {:.4f} acc {:.2f}% {:.0f} img/s", loss_sum / n, 100.0 * static_cast<double>(correct) / n,
+                       n / std::max(1e-9, bar.elapsed_seconds()));
   };
   while (auto batch = loader.next()) {
     const auto [logits, loss] = step(*batch, index++);

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "framework/data/dataset.h"
 #include "framework/ops/ops.h"
 #include "tests/unit/helpers.h"
 
@@ -295,4 +296,39 @@ TEST_CASE("forward: batch_norm2d eval uses the running statistics and leaves the
   // Without gamma and beta the map is the plain standardisation.
   check_values(oa::batch_norm2d(x, Tensor(), Tensor(), running_mean, running_var, false, 0.1, 0.0),
                {0.5, 1.5, 0.5, 0.5, 2.5, 5.5, 1.5, -0.5});
+}
+
+// The CPU convolution groups several images into one GEMM when planes are small (see
+// backend/cpu/conv2d.cpp). Whatever the grouping, each image's output and gradients must
+// equal those of the image convolved on its own. 37 images leave a partial last block.
+TEST_CASE("forward: conv2d over blocks of images equals per-image convolution") {
+  std::mt19937 rng(11);
+  struct Config {
+    Shape x, w;
+    std::int64_t stride, padding, groups;
+  };
+  for (const Config& c : {Config{{37, 8, 7, 7}, {12, 8, 3, 3}, 1, 1, 1}, Config{{37, 8, 9, 9}, {8, 4, 3, 3}, 2, 1, 2},
+                          Config{{37, 6, 5, 5}, {10, 6, 1, 1}, 1, 0, 1}}) {
+    CAPTURE(c.x[1]);
+    const Tensor x = random_f32(c.x, rng), w = random_f32(c.w, rng), b = random_f32({c.w[0]}, rng);
+    Tensor xb = x.clone().set_requires_grad(), wb = w.clone().set_requires_grad(), bb = b.clone().set_requires_grad();
+    Tensor y = oa::conv2d(xb, wb, bb, c.stride, c.padding, c.groups);
+    const Tensor r = random_f32(y.shape(), rng);
+    oa::sum(oa::mul(y, r)).backward();
+    Tensor w_grad_sum = Tensor::zeros(w.shape());
+    for (std::int64_t n = 0; n < c.x[0]; ++n) {
+      Tensor xn = oa::data::take_rows(x, {n}).set_requires_grad(), wn = w.clone().set_requires_grad();
+      Tensor yn = oa::conv2d(xn, wn, b, c.stride, c.padding, c.groups);
+      oa::sum(oa::mul(yn, oa::data::take_rows(r, {n}))).backward();
+      const auto expected = yn.to_vector<float>(), got = oa::data::take_rows(y.detach(), {n}).to_vector<float>();
+      const auto gx_expected = xn.grad().to_vector<float>(), gx_got = oa::data::take_rows(xb.grad(), {n}).to_vector<float>();
+      for (std::size_t i = 0; i < expected.size(); ++i) REQUIRE(got[i] == doctest::Approx(expected[i]).epsilon(1e-5));
+      for (std::size_t i = 0; i < gx_expected.size(); ++i)
+        REQUIRE(gx_got[i] == doctest::Approx(gx_expected[i]).epsilon(1e-5));
+      w_grad_sum = oa::add(w_grad_sum, wn.grad());
+    }
+    const auto gw_expected = w_grad_sum.to_vector<float>(), gw_got = wb.grad().to_vector<float>();
+    for (std::size_t i = 0; i < gw_expected.size(); ++i)
+      CHECK(gw_got[i] == doctest::Approx(gw_expected[i]).epsilon(1e-4).scale(1.0));
+  }
 }

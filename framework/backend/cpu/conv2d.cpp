@@ -1,12 +1,14 @@
-// Convolution on the CPU: per image, im2col + one GEMM per group.
+// Convolution on the CPU: im2col + one GEMM per group, over blocks of images.
 //
-// For one image and one group, with K = (C_in/groups) * KH * KW and P = OH * OW:
-//   col[K, P]     = im2col(x)          (each column holds the receptive field of one output pixel)
-//   y[C_out/g, P] = W[C_out/g, K] @ col
+// For a block of B images and one group, with K = (C_in/groups) * KH * KW and P = OH * OW:
+//   col[K, B*P]     = im2col(x)   (each column holds the receptive field of one output pixel)
+//   y[C_out/g, B*P] = W[C_out/g, K] @ col
 //   backward:  grad_col = W^T @ grad_y, then col2im adds it back into grad_x;
-//              grad_W  += grad_y @ col^T (summed over images).
-// Working one image at a time keeps col in cache and lets images run on separate threads.
-// A 1x1 convolution with stride 1 and no padding needs no im2col: col is x itself.
+//              grad_W  += grad_y @ col^T (summed over blocks).
+// B is 1 for large images and grows as the planes shrink, so that each GEMM has about
+// kTargetColumns columns: a GEMM with few columns (a 7x7 plane has 49) runs far below
+// peak. Blocks run on separate threads; col stays small enough for the cache.
+// With B = 1, a 1x1 convolution with stride 1 and no padding needs no copy: col is x.
 #include <omp.h>
 
 #include <algorithm>
@@ -19,18 +21,26 @@ namespace oa::cpu {
 
 namespace {
 
+constexpr std::int64_t kTargetColumns = 1024;
+
 bool is_pointwise(const Conv2dGeometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.padding == 0;
 }
 
-// col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*s - p + kh, ow*s - p + kw] (0 outside).
+// Threads only pay off with several images and enough arithmetic per call.
+bool worth_threading(const Conv2dGeometry& g) {
+  return g.batch > 1 && g.batch * g.out_channels * g.out_h * g.out_w * g.in_channels / g.groups * g.kernel_h * g.kernel_w >
+                            (1 << 20);
+}
+
+// col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*s - p + kh, ow*s - p + kw] (0 outside);
+// `ld` is the row stride of col (B*P when B images share it).
 template <class T>
-void im2col(const T* x, std::int64_t channels, const Conv2dGeometry& g, T* col) {
-  const std::int64_t plane = g.out_h * g.out_w;
+void im2col(const T* x, std::int64_t channels, const Conv2dGeometry& g, T* col, std::int64_t ld) {
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
       for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * plane;
+        T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * ld;
         const T* xc = x + c * g.in_h * g.in_w;
         for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
           const std::int64_t ih = oh * g.stride - g.padding + kh;
@@ -50,12 +60,11 @@ void im2col(const T* x, std::int64_t channels, const Conv2dGeometry& g, T* col) 
 
 // The adjoint of im2col: x[c, ih, iw] += col[...] for every place im2col read it from.
 template <class T>
-void col2im(const T* col, std::int64_t channels, const Conv2dGeometry& g, T* x) {
-  const std::int64_t plane = g.out_h * g.out_w;
+void col2im(const T* col, std::int64_t ld, std::int64_t channels, const Conv2dGeometry& g, T* x) {
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
       for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        const T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * plane;
+        const T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * ld;
         T* xc = x + c * g.in_h * g.in_w;
         for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
           const std::int64_t ih = oh * g.stride - g.padding + kh;
@@ -70,55 +79,84 @@ void col2im(const T* col, std::int64_t channels, const Conv2dGeometry& g, T* x) 
       }
 }
 
-// Sizes shared by the three kernels.
-// Threads only pay off with several images and enough arithmetic per call.
-bool worth_threading(const Conv2dGeometry& g) {
-  return g.batch > 1 && g.batch * g.out_channels * g.out_h * g.out_w * g.in_channels / g.groups * g.kernel_h * g.kernel_w >
-                            (1 << 20);
-}
-
-struct ConvDims {
-  std::int64_t cin_g, cout_g, k, plane, x_image, y_image;
-  explicit ConvDims(const Conv2dGeometry& g)
+// Sizes shared by the three kernels, and the blocking of the batch.
+struct ConvPlan {
+  std::int64_t cin_g, cout_g, k, plane, in_plane, x_image, y_image, block, blocks;
+  explicit ConvPlan(const Conv2dGeometry& g)
       : cin_g(g.in_channels / g.groups),
         cout_g(g.out_channels / g.groups),
         k(cin_g * g.kernel_h * g.kernel_w),
         plane(g.out_h * g.out_w),
-        x_image(g.in_channels * g.in_h * g.in_w),
-        y_image(g.out_channels * g.out_h * g.out_w) {}
+        in_plane(g.in_h * g.in_w),
+        x_image(g.in_channels * in_plane),
+        y_image(g.out_channels * plane) {
+    block = std::clamp<std::int64_t>(kTargetColumns / std::max<std::int64_t>(plane, 1), 1, g.batch);
+    // Keep at least one block per thread.
+    const std::int64_t threads = worth_threading(g) ? omp_get_max_threads() : 1;
+    block = std::max<std::int64_t>(1, std::min(block, g.batch / threads));
+    blocks = (g.batch + block - 1) / block;
+  }
+  std::int64_t first(std::int64_t b) const { return b * block; }
+  std::int64_t count(const Conv2dGeometry& g, std::int64_t b) const { return std::min(block, g.batch - b * block); }
 };
+
+// The channels [c0, c0 + channels) of images [n0, n0 + nb) of an NCHW tensor, as a
+// [channels, nb * plane] matrix (gather), or back (scatter).
+template <class T>
+void gather_block(const T* src, std::int64_t n0, std::int64_t nb, std::int64_t c0, std::int64_t channels,
+                  std::int64_t image, std::int64_t plane, T* dst) {
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t b = 0; b < nb; ++b)
+      std::copy_n(src + (n0 + b) * image + (c0 + c) * plane, plane, dst + c * nb * plane + b * plane);
+}
+template <class T>
+void scatter_block(const T* src, std::int64_t n0, std::int64_t nb, std::int64_t c0, std::int64_t channels,
+                   std::int64_t image, std::int64_t plane, T* dst) {
+  for (std::int64_t c = 0; c < channels; ++c)
+    for (std::int64_t b = 0; b < nb; ++b)
+      std::copy_n(src + c * nb * plane + b * plane, plane, dst + (n0 + b) * image + (c0 + c) * plane);
+}
+
+// col for images [n0, n0 + nb) of group grp, in `buffer` ([K, nb*P]); with nb = 1 and a
+// pointwise conv, x itself.
+template <class T>
+const T* block_columns(const T* x, const Conv2dGeometry& g, const ConvPlan& p, std::int64_t n0, std::int64_t nb,
+                       std::int64_t grp, std::vector<T>& buffer) {
+  const T* x_g = x + n0 * p.x_image + grp * p.cin_g * p.in_plane;
+  if (nb == 1 && is_pointwise(g)) return x_g;
+  for (std::int64_t b = 0; b < nb; ++b) im2col(x_g + b * p.x_image, p.cin_g, g, buffer.data() + b * p.plane, nb * p.plane);
+  return buffer.data();
+}
 
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
   dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
-    const ConvDims d(g);
+    const ConvPlan p(g);
     const T* px = x.data<T>();
     const T* pw = w.data<T>();
     const T* pb = bias ? bias->data<T>() : nullptr;
     T* py = y.data<T>();
-    const bool pointwise = is_pointwise(g);
 #pragma omp parallel if (worth_threading(g))
     {
-      std::vector<T> col(pointwise ? 0 : d.k * d.plane);
+      std::vector<T> col(p.k * p.block * p.plane), out(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
 #pragma omp for schedule(static)
-      for (std::int64_t n = 0; n < g.batch; ++n) {
+      for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
+        const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
         for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-          const T* x_g = px + n * d.x_image + grp * d.cin_g * g.in_h * g.in_w;
-          const T* cols = x_g;
-          if (!pointwise) {
-            im2col(x_g, d.cin_g, g, col.data());
-            cols = col.data();
-          }
-          gemm<T>(false, false, d.cout_g, d.plane, d.k, T(1), pw + grp * d.cout_g * d.k, d.k, cols, d.plane, T(0),
-                  py + n * d.y_image + grp * d.cout_g * d.plane, d.plane);
+          const T* c = block_columns(px, g, p, n0, nb, grp, col);
+          // One image: write y directly; several: into `out`, then scatter to NCHW.
+          T* dst = nb == 1 ? py + n0 * p.y_image + grp * p.cout_g * p.plane : out.data();
+          gemm<T>(false, false, p.cout_g, cols, p.k, T(1), pw + grp * p.cout_g * p.k, p.k, c, cols, T(0), dst, cols);
+          if (nb > 1) scatter_block(out.data(), n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, py);
         }
         if (pb)
-          for (std::int64_t co = 0; co < g.out_channels; ++co) {
-            T* out = py + n * d.y_image + co * d.plane;
-            for (std::int64_t p = 0; p < d.plane; ++p) out[p] += pb[co];
-          }
+          for (std::int64_t n = n0; n < n0 + nb; ++n)
+            for (std::int64_t co = 0; co < g.out_channels; ++co) {
+              T* o = py + n * p.y_image + co * p.plane;
+              for (std::int64_t i = 0; i < p.plane; ++i) o[i] += pb[co];
+            }
       }
     }
   });
@@ -127,25 +165,30 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {
   dispatch_floating(grad_y.dtype(), "conv2d backward (input)", [&](auto tag) {
     using T = decltype(tag);
-    const ConvDims d(g);
+    const ConvPlan p(g);
     const T* pg = grad_y.data<T>();
     const T* pw = w.data<T>();
     T* pgx = grad_x.data<T>();
-    const bool pointwise = is_pointwise(g);
+    const bool direct = p.block == 1 && is_pointwise(g);  // grad_col is grad_x itself
 #pragma omp parallel if (worth_threading(g))
     {
-      std::vector<T> col(pointwise ? 0 : d.k * d.plane);
+      std::vector<T> col(direct ? 0 : p.k * p.block * p.plane), gy(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
 #pragma omp for schedule(static)
-      for (std::int64_t n = 0; n < g.batch; ++n) {
-        T* gx_n = pgx + n * d.x_image;
-        if (!pointwise) std::fill_n(gx_n, d.x_image, T(0));
+      for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
+        const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
+        if (!direct) std::fill_n(pgx + n0 * p.x_image, nb * p.x_image, T(0));
         for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-          T* gx_g = gx_n + grp * d.cin_g * g.in_h * g.in_w;
-          // grad_col[K, P] = W_g^T @ grad_y_g; for a pointwise conv grad_col is grad_x.
-          gemm<T>(true, false, d.k, d.plane, d.cout_g, T(1), pw + grp * d.cout_g * d.k, d.k,
-                  pg + n * d.y_image + grp * d.cout_g * d.plane, d.plane, T(0), pointwise ? gx_g : col.data(),
-                  d.plane);
-          if (!pointwise) col2im(col.data(), d.cin_g, g, gx_g);
+          T* gx_g = pgx + n0 * p.x_image + grp * p.cin_g * p.in_plane;
+          const T* gy_g = pg + n0 * p.y_image + grp * p.cout_g * p.plane;
+          if (nb > 1) {
+            gather_block(pg, n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, gy.data());
+            gy_g = gy.data();
+          }
+          // grad_col[K, B*P] = W_g^T @ grad_y_g
+          gemm<T>(true, false, p.k, cols, p.cout_g, T(1), pw + grp * p.cout_g * p.k, p.k, gy_g, cols, T(0),
+                  direct ? gx_g : col.data(), cols);
+          if (!direct)
+            for (std::int64_t b = 0; b < nb; ++b) col2im(col.data() + b * p.plane, cols, p.cin_g, g, gx_g + b * p.x_image);
         }
       }
     }
@@ -155,32 +198,33 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g) {
   dispatch_floating(grad_y.dtype(), "conv2d backward (weight)", [&](auto tag) {
     using T = decltype(tag);
-    const ConvDims d(g);
+    const ConvPlan p(g);
     const T* pg = grad_y.data<T>();
     const T* px = x.data<T>();
     T* pgw = grad_w.data<T>();
-    const std::int64_t w_size = g.out_channels * d.k;
-    const bool pointwise = is_pointwise(g);
-    // Each thread sums its images into a private copy; the copies are added at the end.
+    const std::int64_t w_size = g.out_channels * p.k;
+    // Each thread sums its blocks into a private copy; the copies are added at the end.
     std::vector<std::vector<T>> partial(omp_get_max_threads());
 #pragma omp parallel if (worth_threading(g))
     {
       std::vector<T>& acc = partial[omp_get_thread_num()];
       acc.assign(w_size, T(0));
-      std::vector<T> col(pointwise ? 0 : d.k * d.plane);
+      std::vector<T> col(p.k * p.block * p.plane), gy(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
 #pragma omp for schedule(static)
-      for (std::int64_t n = 0; n < g.batch; ++n)
+      for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
+        const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
         for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-          const T* x_g = px + n * d.x_image + grp * d.cin_g * g.in_h * g.in_w;
-          const T* cols = x_g;
-          if (!pointwise) {
-            im2col(x_g, d.cin_g, g, col.data());
-            cols = col.data();
+          const T* c = block_columns(px, g, p, n0, nb, grp, col);
+          const T* gy_g = pg + n0 * p.y_image + grp * p.cout_g * p.plane;
+          if (nb > 1) {
+            gather_block(pg, n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, gy.data());
+            gy_g = gy.data();
           }
-          // grad_W_g[C_out/g, K] += grad_y_g[C_out/g, P] @ col^T
-          gemm<T>(false, true, d.cout_g, d.k, d.plane, T(1), pg + n * d.y_image + grp * d.cout_g * d.plane, d.plane,
-                  cols, d.plane, T(1), acc.data() + grp * d.cout_g * d.k, d.k);
+          // grad_W_g[C_out/g, K] += grad_y_g[C_out/g, B*P] @ col^T
+          gemm<T>(false, true, p.cout_g, p.k, cols, T(1), gy_g, cols, c, cols, T(1), acc.data() + grp * p.cout_g * p.k,
+                  p.k);
         }
+      }
     }
     std::fill_n(pgw, w_size, T(0));
     for (const auto& acc : partial)
