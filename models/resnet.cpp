@@ -24,60 +24,56 @@ std::shared_ptr<nn::Sequential> projection(std::int64_t in, std::int64_t out, st
   return downsample;
 }
 
-// Basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), two 3x3 convs.
-class BasicBlock : public nn::Module {
+// A residual block: a chain of conv-BN pairs (conv{i}, bn{i}) with ReLU between them, the
+// shortcut added to the last BN's output, then a ReLU:
+//   out = relu(bn_k(conv_k(... relu(bn1(conv1(x))) ...)) + shortcut(x))
+// The shortcut is x itself, or downsample(x) (1x1 conv + BN) when the shape changes.
+class ResidualBlock : public nn::Module {
  public:
-  static constexpr std::int64_t kExpansion = 1;
-  BasicBlock(std::int64_t in, std::int64_t planes, std::int64_t stride, Rng& rng)
-      : conv1_(register_module("conv1", conv(in, planes, 3, stride, rng))),
-        bn1_(register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes))),
-        conv2_(register_module("conv2", conv(planes, planes, 3, 1, rng))),
-        bn2_(register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes))) {
-    if (stride != 1 || in != planes) downsample_ = register_module("downsample", projection(in, planes, stride, rng));
+  struct ConvSpec {
+    std::int64_t in, out, kernel, stride;
+  };
+  ResidualBlock(const std::vector<ConvSpec>& chain, Rng& rng) {
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      const auto& c = chain[i];
+      const std::string n = std::to_string(i + 1);
+      convs_.push_back(register_module("conv" + n, conv(c.in, c.out, c.kernel, c.stride, rng)));
+      bns_.push_back(register_module("bn" + n, std::make_shared<nn::BatchNorm2d>(c.out)));
+    }
+    const std::int64_t in = chain.front().in, out = chain.back().out;
+    std::int64_t stride = 1;
+    for (const auto& c : chain) stride *= c.stride;
+    if (stride != 1 || in != out) downsample_ = register_module("downsample", projection(in, out, stride, rng));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu((*bn1_)((*conv1_)(x)));
-    out = (*bn2_)((*conv2_)(out));
-    return relu(add(out, downsample_ ? (*downsample_)(x) : x));
+    Tensor h = x;
+    for (std::size_t i = 0; i < convs_.size(); ++i) {
+      h = (*bns_[i])((*convs_[i])(h));
+      if (i + 1 < convs_.size()) h = relu(h);
+    }
+    return relu(add(h, downsample_ ? (*downsample_)(x) : x));
   }
 
  private:
-  std::shared_ptr<nn::Conv2d> conv1_;
-  std::shared_ptr<nn::BatchNorm2d> bn1_;
-  std::shared_ptr<nn::Conv2d> conv2_;
-  std::shared_ptr<nn::BatchNorm2d> bn2_;
+  std::vector<std::shared_ptr<nn::Conv2d>> convs_;
+  std::vector<std::shared_ptr<nn::BatchNorm2d>> bns_;
   std::shared_ptr<nn::Sequential> downsample_;
 };
 
-// Bottleneck (torchvision v1.5): 1x1 reduce, 3x3 with the stride, 1x1 expand (x4).
-class Bottleneck : public nn::Module {
- public:
-  static constexpr std::int64_t kExpansion = 4;
-  Bottleneck(std::int64_t in, std::int64_t planes, std::int64_t stride, Rng& rng)
-      : conv1_(register_module("conv1", conv(in, planes, 1, 1, rng))),
-        bn1_(register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes))),
-        conv2_(register_module("conv2", conv(planes, planes, 3, stride, rng))),
-        bn2_(register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes))),
-        conv3_(register_module("conv3", conv(planes, planes * kExpansion, 1, 1, rng))),
-        bn3_(register_module("bn3", std::make_shared<nn::BatchNorm2d>(planes * kExpansion))) {
-    if (stride != 1 || in != planes * kExpansion)
-      downsample_ = register_module("downsample", projection(in, planes * kExpansion, stride, rng));
+// Basic block: two 3x3 convs, the first with the stride.
+struct BasicBlock {
+  static constexpr std::int64_t kExpansion = 1;
+  static std::vector<ResidualBlock::ConvSpec> chain(std::int64_t in, std::int64_t planes, std::int64_t stride) {
+    return {{in, planes, 3, stride}, {planes, planes, 3, 1}};
   }
-  Tensor forward(const Tensor& x) override {
-    Tensor out = relu((*bn1_)((*conv1_)(x)));
-    out = relu((*bn2_)((*conv2_)(out)));
-    out = (*bn3_)((*conv3_)(out));
-    return relu(add(out, downsample_ ? (*downsample_)(x) : x));
-  }
+};
 
- private:
-  std::shared_ptr<nn::Conv2d> conv1_;
-  std::shared_ptr<nn::BatchNorm2d> bn1_;
-  std::shared_ptr<nn::Conv2d> conv2_;
-  std::shared_ptr<nn::BatchNorm2d> bn2_;
-  std::shared_ptr<nn::Conv2d> conv3_;
-  std::shared_ptr<nn::BatchNorm2d> bn3_;
-  std::shared_ptr<nn::Sequential> downsample_;
+// Bottleneck (torchvision v1.5): 1x1 reduce, 3x3 with the stride, 1x1 expand (x4).
+struct Bottleneck {
+  static constexpr std::int64_t kExpansion = 4;
+  static std::vector<ResidualBlock::ConvSpec> chain(std::int64_t in, std::int64_t planes, std::int64_t stride) {
+    return {{in, planes, 1, 1}, {planes, planes, 3, stride}, {planes, planes * kExpansion, 1, 1}};
+  }
 };
 
 // Appends `count` blocks of `planes` to a new stage; the first carries the stride.
@@ -86,7 +82,7 @@ std::shared_ptr<nn::Sequential> make_stage(std::int64_t& in, std::int64_t planes
                                            std::int64_t stride, Rng& rng) {
   auto stage = std::make_shared<nn::Sequential>();
   for (std::int64_t i = 0; i < count; ++i) {
-    stage->add(std::make_shared<Block>(in, planes, i == 0 ? stride : 1, rng));
+    stage->add(std::make_shared<ResidualBlock>(Block::chain(in, planes, i == 0 ? stride : 1), rng));
     in = planes * Block::kExpansion;
   }
   return stage;

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "framework/data/cifar10.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
-using oa::data::test::TempDir;
-using oa::data::test::write_file;
+using oa::test::TempDir;
+using oa::test::write_file;
 
 namespace {
 

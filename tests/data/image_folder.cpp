@@ -15,13 +15,13 @@
 
 #include "framework/data/image_folder.h"
 #include "framework/ops/ops.h"
-#include "temp_dir.h"
+#include "tests/common/temp_dir.h"
 
 using oa::Shape;
 using oa::Tensor;
 using oa::data::ImageFolderOptions;
-using oa::data::test::TempDir;
-using oa::data::test::write_file;
+using oa::test::TempDir;
+using oa::test::write_file;
 
 namespace {
 

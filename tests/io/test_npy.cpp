@@ -3,7 +3,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <unistd.h>
-#include <stdlib.h>  // mkdtemp
 
 #include <cstdint>
 #include <filesystem>
@@ -15,29 +14,17 @@
 #include <vector>
 
 #include "framework/io/npy.h"
+#include "tests/common/temp_dir.h"
 
 namespace fs = std::filesystem;
 using oa::DType;
 using oa::Shape;
 using oa::Tensor;
 
+using oa::test::TempDir;
+using oa::test::write_file;
+
 namespace {
-
-// A fresh directory for one test, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "oa_npy_XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -2,7 +2,6 @@
 // specification says, and the errors for malformed files (every message names the file).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-#include <stdlib.h>  // mkdtemp
 
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "framework/io/safetensors.h"
+#include "tests/common/temp_dir.h"
 
 namespace fs = std::filesystem;
 using oa::DType;
@@ -23,24 +23,13 @@ using oa::io::write_safetensors;
 // A path for `name` in a directory of this test run, removed with everything in it at the
 // end of the run. Shared with test_checkpoint.cpp.
 std::string temp_file(const std::string& name) {
-  struct TempDir {
-    fs::path path;
-    TempDir() {
-      std::string pattern = (fs::temp_directory_path() / "oa_safetensors_XXXXXX").string();
-      REQUIRE(mkdtemp(pattern.data()) != nullptr);
-      path = pattern;
-    }
-    ~TempDir() { fs::remove_all(path); }
-  };
-  static const TempDir dir;
-  return (dir.path / name).string();
+  static const oa::test::TempDir dir;
+  return dir.file(name);
 }
+
+using oa::test::write_file;
 
 namespace {
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -30,7 +30,7 @@ using oa::Tensor;
 namespace {
 
 fs::path refs_dir() {
-  const char* env = std::getenv("OA_RESNET_REFS");
+  const char* env = std::getenv("OA_PARITY_REFS");
   if (env == nullptr || !fs::exists(fs::path(env) / "COMPLETE"))
     FAIL("no ResNet references: run through ctest (ctest -L parity), whose fixture runs make_resnet_references.py "
          "with PyTorch (apt install python3-torch python3-torchvision)");

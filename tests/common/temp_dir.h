@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the data tests: a scratch directory and a file writer.
+// Helpers shared by the test suites: a scratch directory and a file writer.
 #include <doctest/doctest.h>
 #include <stdlib.h>  // mkdtemp
 
@@ -7,13 +7,13 @@
 #include <fstream>
 #include <string>
 
-namespace oa::data::test {
+namespace oa::test {
 
 // A fresh directory for one test, removed with everything in it at the end.
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "oa_data_XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "oa_test_XXXXXX").string();
     REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path = pattern;
   }
@@ -32,4 +32,4 @@ inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-}  // namespace oa::data::test
+}  // namespace oa::test
