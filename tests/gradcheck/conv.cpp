@@ -32,6 +32,8 @@ TEST_CASE("gradcheck: conv2d") {
       {4, 6, 3, 3, 2, 1, 2, true},
       {4, 6, 3, 3, 2, 1, 2, false},
       {3, 2, 3, 2, 1, 1, 1, true},   // non-square kernel
+      {2, 3, 7, 7, 1, 3, 1, true},   // kernel wider than the 5x6 input: rows and columns clipped
+      {2, 3, 5, 5, 3, 2, 1, false},  // stride 3 with padding 2
   };
   std::mt19937 rng(30);
   for (const auto& c : cases) {

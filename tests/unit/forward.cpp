@@ -104,6 +104,8 @@ TEST_CASE("forward: conv2d matches a naive loop") {
       {{2, 4, 5, 6}, {6, 4, 3, 3}, 1, 0, 1, false},
       {{2, 4, 5, 6}, {6, 2, 1, 1}, 1, 0, 2, true},  // pointwise (no im2col) with groups
       {{1, 3, 4, 5}, {2, 3, 3, 2}, 2, 1, 1, true},  // non-square kernel
+      {{2, 2, 1, 2}, {3, 2, 3, 3}, 1, 1, 1, true},  // kernel wider than the input: padding only
+      {{2, 3, 7, 7}, {4, 3, 7, 7}, 3, 3, 1, false}, // stride 3, padding 3: clipped rows and columns
   };
   std::mt19937 rng(1);
   for (const auto& c : cases) {

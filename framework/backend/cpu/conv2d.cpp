@@ -33,13 +33,26 @@ bool worth_threading(const Conv2dGeometry& g) {
                             (1 << 20);
 }
 
+// The output columns ow whose input column iw = ow*s - p + kw lies inside [0, in_w):
+// [first, last). Splitting the rows there keeps the bounds checks out of the inner loops.
+struct ValidColumns {
+  std::int64_t first, last;
+};
+ValidColumns valid_columns(const Conv2dGeometry& g, std::int64_t kw) {
+  const std::int64_t offset = g.padding - kw;  // ow*s >= offset and ow*s < in_w + offset
+  const std::int64_t first = offset > 0 ? (offset + g.stride - 1) / g.stride : 0;
+  const std::int64_t last = std::min(g.out_w, (g.in_w + offset + g.stride - 1) / g.stride);
+  return {std::min(first, g.out_w), std::max(std::min(first, g.out_w), last)};
+}
+
 // col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*s - p + kh, ow*s - p + kw] (0 outside);
 // `ld` is the row stride of col (B*P when B images share it).
 template <class T>
 void im2col(const T* x, std::int64_t channels, const Conv2dGeometry& g, T* col, std::int64_t ld) {
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
-      for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+  for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+    const auto [first, last] = valid_columns(g, kw);
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
         T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * ld;
         const T* xc = x + c * g.in_h * g.in_w;
         for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
@@ -49,34 +62,35 @@ void im2col(const T* x, std::int64_t channels, const Conv2dGeometry& g, T* col, 
             std::fill_n(out, g.out_w, T(0));
             continue;
           }
-          const T* xrow = xc + ih * g.in_w;
-          for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-            const std::int64_t iw = ow * g.stride - g.padding + kw;
-            out[ow] = (iw >= 0 && iw < g.in_w) ? xrow[iw] : T(0);
-          }
+          const std::int64_t base = ih * g.in_w - g.padding + kw;  // xc[base + ow*s] feeds column ow
+          std::fill_n(out, first, T(0));
+          if (g.stride == 1) std::copy_n(xc + base + first, last - first, out + first);
+          else
+            for (std::int64_t ow = first; ow < last; ++ow) out[ow] = xc[base + ow * g.stride];
+          std::fill(out + last, out + g.out_w, T(0));
         }
       }
+  }
 }
 
 // The adjoint of im2col: x[c, ih, iw] += col[...] for every place im2col read it from.
 template <class T>
 void col2im(const T* col, std::int64_t ld, std::int64_t channels, const Conv2dGeometry& g, T* x) {
-  for (std::int64_t c = 0; c < channels; ++c)
-    for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
-      for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+  for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+    const auto [first, last] = valid_columns(g, kw);
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
         const T* row = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * ld;
         T* xc = x + c * g.in_h * g.in_w;
         for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
           const std::int64_t ih = oh * g.stride - g.padding + kh;
           if (ih < 0 || ih >= g.in_h) continue;
-          T* xrow = xc + ih * g.in_w;
+          const std::int64_t base = ih * g.in_w - g.padding + kw;
           const T* in = row + oh * g.out_w;
-          for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-            const std::int64_t iw = ow * g.stride - g.padding + kw;
-            if (iw >= 0 && iw < g.in_w) xrow[iw] += in[ow];
-          }
+          for (std::int64_t ow = first; ow < last; ++ow) xc[base + ow * g.stride] += in[ow];
         }
       }
+  }
 }
 
 // Sizes shared by the three kernels, and the blocking of the batch.
