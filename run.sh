@@ -7,5 +7,5 @@ cd "$(dirname "$0")"
 source tools/setup.sh
 oa_install_packages "${OA_BUILD_PACKAGES[@]}"
 oa_build
-mkdir -p runs
-./build/experiments/run_train --model small-cnn --data fashion-mnist --epochs 1 --out runs/small-cnn "$@"
+out="runs/small-cnn-$(date +%Y%m%d-%H%M%S)"  # a new folder per run: earlier results stay
+./build/experiments/run_train --model small-cnn --data fashion-mnist --epochs 1 --out "$out" "$@"

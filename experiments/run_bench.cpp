@@ -169,8 +169,8 @@ int main(int argc, char** argv) {
     std::string torch_version = "not run";
     const auto theirs = skip_torch ? std::map<std::string, double>{}
                                    : run_torch(python, script, cases, threads, min_time, torch_version);
-    std::printf("run_bench: %d threads, batch %lld, BLAS kernels %s, PyTorch %s\n", threads, (long long)batch,
-                oa::blas_kernels().c_str(), torch_version.c_str());
+    std::printf("run_bench: suite %s, %d threads, BLAS kernels %s, PyTorch %s (batch sizes in the case names)\n",
+                suite.c_str(), threads, oa::blas_kernels().c_str(), torch_version.c_str());
     std::printf("%-40s %12s %12s %8s\n", "case", "ours ms", "torch ms", "ratio");
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& [name, seconds] : ours) {
