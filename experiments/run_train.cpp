@@ -96,6 +96,9 @@ int run(const Args& args) {
              "{} does not belong to the epoch of {}: remove both to restart", optimizer_file.string(),
              checkpoint.string());
     optimizer.load_state(opt_file.tensors);
+    OA_CHECK(meta.value("epochs", args.epochs) == args.epochs && meta.value("schedule", args.schedule) == args.schedule,
+             "{}: that run had --epochs {} --schedule {}; resume with the same values (the schedule spans the whole run)",
+             checkpoint.string(), meta.value("epochs", 0), meta.value("schedule", std::string("?")));
     start_epoch = meta["epoch"].get<int>();
     history = meta.value("history", nlohmann::json::array());
     std::printf("resume: %s after epoch %d\n", checkpoint.string().c_str(), start_epoch);

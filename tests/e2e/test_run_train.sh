@@ -37,6 +37,8 @@ strip = lambda rows: [",".join(r.split(",")[:6]) for r in rows]  # drop the timi
 print("\n".join(strip(b)))
 sys.exit(0 if strip(a) == strip(b) else 1)
 PY
+"$run_train" --data-dir "$work/data" --epochs 4 --batch-size 20 --out "$work/resumed" --resume >"$work/r3.log" 2>&1
+check "resume with another --epochs is refused (the schedule spans the run)" grep -q "resume with the same values" "$work/r3.log"
 expect_refusal_log="$work/refuse.log"
 "$run_train" --data-dir "$work/data" --epochs 3 --out "$work/out" >"$expect_refusal_log" 2>&1
 check "an existing checkpoint is not overwritten without --resume" grep -q "already holds a checkpoint" "$expect_refusal_log"
