@@ -1,0 +1,50 @@
+#include "attacks/adversarial.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "framework/autograd/node.h"
+
+namespace oa::attacks {
+
+void verify(nn::Module& model, const Tensor& clean, const Tensor& labels, bool targeted, AttackOutput& out) {
+  check_same_shape(clean, out.adversarial, "attack verification");
+  const std::int64_t n = clean.size(0), dim = clean.numel() / std::max<std::int64_t>(1, n);
+  OA_CHECK(static_cast<std::int64_t>(out.samples.size()) == n, "attack verification: {} results for {} inputs",
+           out.samples.size(), n);
+  Tensor logits;
+  {
+    model.eval();
+    NoGradGuard no_grad;
+    logits = model(out.adversarial);
+  }
+  const auto z = logits.to_vector<double>();
+  const auto y = labels.to_vector<std::int64_t>();
+  const std::int64_t classes = logits.size(1);
+  const auto x = clean.to_vector<double>();
+  auto adv = out.adversarial.to_vector<double>();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto row = z.begin() + i * classes;
+    const std::int64_t predicted = std::max_element(row, row + classes) - row;
+    bool ok = targeted ? predicted == y[i] : predicted != y[i];
+    double l2 = 0, linf = 0, l0 = 0;
+    for (std::int64_t k = i * dim; k < (i + 1) * dim; ++k) {
+      ok = ok && adv[k] >= 0.0 && adv[k] <= 1.0;
+      const double d = std::abs(adv[k] - x[k]);
+      l2 += d * d;
+      linf = std::max(linf, d);
+      l0 += d > 0;
+    }
+    SampleResult& r = out.samples[i];
+    r.success = ok;
+    r.l2 = ok ? std::sqrt(l2) : nan;
+    r.linf = ok ? linf : nan;
+    r.l0 = ok ? l0 : nan;
+    if (!ok) std::copy(x.begin() + i * dim, x.begin() + (i + 1) * dim, adv.begin() + i * dim);
+  }
+  out.adversarial = Tensor::from_vector(adv, clean.shape()).to(clean.dtype());
+}
+
+}  // namespace oa::attacks

@@ -1,0 +1,33 @@
+#pragma once
+// What every attack reports, per sample, and the independent check that makes it trustworthy.
+//
+// A reported adversarial example is re-checked by a separate forward pass: it must be
+// misclassified (or classified as the target) and lie inside the [0, 1] box. A sample whose
+// example fails the check is a failure: its distances are NaN, never 0, and its adversarial
+// input is the clean one only so that tensors keep their shape.
+#include <cstdint>
+#include <vector>
+
+#include "framework/nn/module.h"
+
+namespace oa::attacks {
+
+struct SampleResult {
+  bool success = false;
+  double l2 = 0, linf = 0, l0 = 0;  // NaN for failures
+  double c = 0;                     // the final constant of a CW search (0 for other attacks)
+  std::int64_t forwards = 0, backwards = 0;  // passes spent on this sample
+};
+
+struct AttackOutput {
+  Tensor adversarial;                 // [N, C, H, W]; the clean input where the attack failed
+  std::vector<SampleResult> samples;  // one per input
+};
+
+// The re-check: one forward pass of `model` (eval, no gradient) on `adversarial`; writes
+// success and the L2 / Linf / L0 distances to `clean` into `out` (NaN where it failed), and
+// resets the adversarial input of failed samples to the clean one. `targeted`: success means
+// classified as labels[i], else anything but labels[i].
+void verify(nn::Module& model, const Tensor& clean, const Tensor& labels, bool targeted, AttackOutput& out);
+
+}  // namespace oa::attacks
