@@ -67,7 +67,28 @@ print(logits.shape, np.load(f"{work}/x_logits.npy").shape)
 sys.exit(0 if logits.shape == (100, 10) and np.load(f"{work}/x_logits.npy").shape == (7, 10) else 1)
 PY
 
-# 4. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
+# 4. run_cw on the trained model: per-sample CSV, summary, and a resume that redoes nothing.
+run_cw=$(dirname "$run_train")/run_cw
+"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --batch-size 5 \
+  --search-steps 3 --iterations 50 --c0 1 --out "$work/cw" >"$work/cw.log" 2>&1
+check "run_cw writes one CSV row per sample and a summary" "$python" - "$work/cw" <<'PY'
+import csv, json, math, sys
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/samples.csv")))
+s = json.load(open(f"{sys.argv[1]}/summary.json"))
+attacked = [r for r in rows if r["attacked"] == "1"]
+ok = [r for r in attacked if r["success"] == "1"]
+print(len(rows), "rows", len(attacked), "attacked", len(ok), "broken; success rate", s["success_rate"])
+good = len(rows) == 12 and len(ok) >= 1 and s["attacked"] == len(attacked) and abs(s["success_rate"] - len(ok) / max(1, len(attacked))) < 1e-12
+good = good and all(float(r["l2"]) > 0 for r in ok) and all(math.isnan(float(r["l2"])) for r in attacked if r not in ok)
+sys.exit(0 if good else 1)
+PY
+cp "$work/cw/samples.csv" "$work/cw_before.csv"
+"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --batch-size 5 \
+  --search-steps 3 --iterations 50 --c0 1 --out "$work/cw" --resume >"$work/cw2.log" 2>&1
+check "run_cw --resume keeps the finished samples" cmp -s "$work/cw/samples.csv" "$work/cw_before.csv"
+check "run_cw --resume says what it skipped" grep -q "resume: 12 samples already done" "$work/cw2.log"
+
+# 5. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
 expect_error() {  # expect_error DESCRIPTION PATTERN ARGS...
   local what=$1 pattern=$2; shift 2
   local log="$work/error.log"
