@@ -25,27 +25,28 @@ struct LinearProblem {
   std::vector<double> distance;  // the exact minimal L2 distance per sample
 };
 
-// 3 classes over 4x4 inputs near the middle of the box; labels are the model's own predictions.
-LinearProblem make_problem(std::int64_t n) {
+// `classes` classes over 4x4 inputs near the middle of the box; labels are the model's own
+// predictions.
+LinearProblem make_problem(std::int64_t n, std::int64_t classes = 3) {
   oa::Rng rng(7);
   LinearProblem p;
   p.model = std::make_shared<oa::nn::Sequential>();
   p.model->add(std::make_shared<oa::nn::Flatten>());
-  auto fc = std::make_shared<oa::nn::Linear>(16, 3, rng);
+  auto fc = std::make_shared<oa::nn::Linear>(16, classes, rng);
   p.model->add(fc);
-  fc->weight.copy_(oa::randn({3, 16}, rng, 2.0));
+  fc->weight.copy_(oa::randn({classes, 16}, rng, 2.0));
   p.x = oa::rand_uniform({n, 1, 4, 4}, rng, 0.4, 0.6);
   const auto w = fc->weight.to_vector<double>(), b = fc->bias.to_vector<double>(), x = p.x.to_vector<double>();
   std::vector<std::int64_t> labels(n);
   for (std::int64_t i = 0; i < n; ++i) {
     double z[3];
-    for (int k = 0; k < 3; ++k) {
+    for (int k = 0; k < classes; ++k) {
       z[k] = b[k];
       for (int f = 0; f < 16; ++f) z[k] += w[k * 16 + f] * x[i * 16 + f];
     }
-    labels[i] = std::max_element(z, z + 3) - z;
+    labels[i] = std::max_element(z, z + classes) - z;
     double best = std::numeric_limits<double>::infinity();
-    for (int j = 0; j < 3; ++j) {
+    for (int j = 0; j < classes; ++j) {
       if (j == labels[i]) continue;
       double norm2 = 0;
       for (int f = 0; f < 16; ++f) norm2 += std::pow(w[labels[i] * 16 + f] - w[j * 16 + f], 2);
@@ -78,6 +79,25 @@ TEST_CASE("cw_l2 finds the closed-form minimal L2 distance of a linear classifie
     }
     MESSAGE(std::string(warm ? "warm start" : "paper restarts") << ": worst L2 above the minimum by " << 100 * worst << "%");
   }
+}
+
+TEST_CASE("targeted cw_l2 on two classes reaches the closed-form distance to the target's side") {
+  LinearProblem p = make_problem(40, 2);
+  std::vector<std::int64_t> targets;
+  for (auto y : p.labels.to_vector<std::int64_t>()) targets.push_back(1 - y);
+  const auto out = oa::attacks::cw_l2(*p.model, p.x, Tensor::from_vector(targets, {40}),
+                                      {.search_steps = 8, .iterations = 1000, .c0 = 1e-2, .targeted = true,
+                                       .warm_start = true});
+  int compared = 0;
+  for (std::size_t i = 0; i < p.distance.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(out.samples[i].success);
+    CHECK(out.samples[i].l2 >= p.distance[i] * (1 - 1e-4));
+    if (p.distance[i] >= 0.4) continue;  // the box may bind: the closed form is only a lower bound
+    CHECK(out.samples[i].l2 <= p.distance[i] * 1.01);
+    ++compared;
+  }
+  CHECK(compared >= 5);
 }
 
 TEST_CASE("cw_l2 with an unbounded budget breaks every correctly classified sample") {
