@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "attacks/frozen_model.h"
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 
@@ -14,24 +15,6 @@ namespace {
 
 constexpr double kBoxShrink = 1.0 - 1e-6;  // keeps atanh finite at the box edges
 constexpr double kNoUpperBound = 1e10;
-
-// Freezes the model's parameters for the attack and restores their flags afterwards.
-class FrozenModel {
- public:
-  explicit FrozenModel(nn::Module& model) : model_(model) {
-    for (auto& p : model.parameters()) flags_.push_back(p.requires_grad());
-    model.set_requires_grad(false);
-    model.eval();
-  }
-  ~FrozenModel() {
-    auto params = model_.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) params[i].set_requires_grad(flags_[i]);
-  }
-
- private:
-  nn::Module& model_;
-  std::vector<bool> flags_;
-};
 
 // Adam on the rows of w [N, D] whose sample is active; the others are left untouched.
 struct MaskedAdam {

@@ -1,0 +1,92 @@
+#include "attacks/pgd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "attacks/frozen_model.h"
+#include "framework/autograd/node.h"
+#include "framework/ops/ops.h"
+
+namespace oa::attacks {
+
+namespace {
+
+// Projects row i of delta onto the eps-ball of the norm, then keeps x + delta in [0, 1].
+void project(std::vector<double>& delta, const std::vector<double>& x, std::int64_t i, std::int64_t dim, Norm norm,
+             double eps) {
+  const std::int64_t begin = i * dim, end = (i + 1) * dim;
+  if (norm == Norm::Linf) {
+    for (std::int64_t k = begin; k < end; ++k) delta[k] = std::clamp(delta[k], -eps, eps);
+  } else {
+    double norm2 = 0;
+    for (std::int64_t k = begin; k < end; ++k) norm2 += delta[k] * delta[k];
+    const double scale = norm2 > eps * eps ? eps / std::sqrt(norm2) : 1.0;
+    for (std::int64_t k = begin; k < end; ++k) delta[k] *= scale;
+  }
+  for (std::int64_t k = begin; k < end; ++k) delta[k] = std::clamp(x[k] + delta[k], 0.0, 1.0) - x[k];
+}
+
+}  // namespace
+
+AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& o) {
+  check_rank(x, 4, "pgd", "inputs");
+  check_dtype(labels, DType::Int64, "pgd", "labels");
+  OA_CHECK(labels.dim() == 1 && labels.size(0) == x.size(0), "pgd: labels {} do not match inputs {}",
+           shape_str(labels.shape()), shape_str(x.shape()));
+  OA_CHECK(o.eps >= 0 && o.step >= 0 && o.iterations >= 1, "pgd: invalid eps {}, step {} or iterations {}", o.eps,
+           o.step, o.iterations);
+  FrozenModel frozen(model);
+  const std::int64_t n = x.size(0), dim = x.numel() / n;
+  const double step = o.step > 0 ? o.step : 2.5 * o.eps / static_cast<double>(o.iterations);
+  const auto xs = x.to_vector<double>();
+  std::vector<double> delta(xs.size(), 0.0), best = xs;
+  std::vector<bool> done(n, false);
+  std::mt19937_64 rng(o.seed);
+  if (o.random_start) {
+    // Uniform in the Linf cube of side 2 eps, then projected onto the ball (for L2 a simple
+    // random start, not uniform in the ball) and the box.
+    std::uniform_real_distribution<double> uniform(-o.eps, o.eps);
+    for (auto& d : delta) d = uniform(rng);
+    for (std::int64_t i = 0; i < n; ++i) project(delta, xs, i, dim, o.norm, o.eps);
+  }
+  AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
+  for (std::int64_t it = 0; it <= o.iterations; ++it) {
+    Tensor d = Tensor::from_vector(delta, x.shape()).to(x.dtype()).set_requires_grad();
+    const Tensor logits = model(add(x, d));
+    const Tensor loss = cross_entropy(logits, labels);
+    // Success of this iterate (before its step): keep the first adversarial one.
+    const auto m = margin(logits.detach(), labels).to_vector<double>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (done[i]) continue;
+      out.samples[i].forwards += 1;
+      if (o.targeted ? m[i] > 0 : m[i] < 0) {
+        done[i] = true;
+        for (std::int64_t k = i * dim; k < (i + 1) * dim; ++k) best[k] = xs[k] + delta[k];
+      }
+    }
+    if (it == o.iterations || std::all_of(done.begin(), done.end(), [](bool b) { return b; })) break;
+    loss.backward();
+    const auto g = d.grad().to_vector<double>();
+    const double direction = o.targeted ? -1.0 : 1.0;  // ascend the loss, or descend towards the target
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (done[i]) continue;
+      out.samples[i].backwards += 1;
+      const std::int64_t begin = i * dim, end = (i + 1) * dim;
+      if (o.norm == Norm::Linf) {
+        for (std::int64_t k = begin; k < end; ++k) delta[k] += direction * step * ((g[k] > 0) - (g[k] < 0));
+      } else {
+        double norm2 = 0;
+        for (std::int64_t k = begin; k < end; ++k) norm2 += g[k] * g[k];
+        const double scale = norm2 > 0 ? direction * step / std::sqrt(norm2) : 0.0;
+        for (std::int64_t k = begin; k < end; ++k) delta[k] += scale * g[k];
+      }
+      project(delta, xs, i, dim, o.norm, o.eps);
+    }
+  }
+  out.adversarial = Tensor::from_vector(best, x.shape()).to(x.dtype());
+  verify(model, x, labels, o.targeted, out);
+  return out;
+}
+
+}  // namespace oa::attacks

@@ -1,0 +1,29 @@
+#pragma once
+// Projected gradient descent (Madry et al. 2017), Linf or L2, batched.
+//
+// Ascends the cross-entropy of the true label (descends that of the target when targeted)
+// from a random start inside the eps-ball, with steps of size `step` (sign of the gradient for
+// Linf, the normalised gradient for L2), projecting onto the eps-ball around x and the [0, 1]
+// box after each step. The first adversarial iterate found is kept (PGD is used here for
+// success at a fixed budget, not for minimal distances). The result is verified.
+#include <cstdint>
+
+#include "attacks/adversarial.h"
+
+namespace oa::attacks {
+
+enum class Norm { Linf, L2 };
+
+struct PgdOptions {
+  Norm norm = Norm::Linf;
+  double eps = 0.1;
+  double step = 0.0;            // 0: 2.5 * eps / iterations (Madry et al.)
+  std::int64_t iterations = 40;
+  bool random_start = true;
+  std::uint64_t seed = 0;
+  bool targeted = false;
+};
+
+AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& options);
+
+}  // namespace oa::attacks
