@@ -8,6 +8,13 @@
 
 namespace oa::attacks {
 
+void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op) {
+  check_rank(x, 4, op, "inputs");
+  check_dtype(labels, DType::Int64, op, "labels");
+  OA_CHECK(labels.dim() == 1 && labels.size(0) == x.size(0), "{}: labels {} do not match inputs {}", op,
+           shape_str(labels.shape()), shape_str(x.shape()));
+}
+
 void verify(nn::Module& model, const Tensor& clean, const Tensor& labels, bool targeted, AttackOutput& out) {
   check_same_shape(clean, out.adversarial, "attack verification");
   const std::int64_t n = clean.size(0), dim = clean.numel() / std::max<std::int64_t>(1, n);

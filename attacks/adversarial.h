@@ -24,6 +24,9 @@ struct AttackOutput {
   std::vector<SampleResult> samples;  // one per input
 };
 
+// Throws unless x is [N, C, H, W] and labels int64 [N] (`op` names the attack).
+void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op);
+
 // The re-check: one forward pass of `model` (eval, no gradient) on `adversarial`; writes
 // success and the L2 / Linf / L0 distances to `clean` into `out` (NaN where it failed), and
 // resets the adversarial input of failed samples to the clean one. `targeted`: success means

@@ -46,10 +46,7 @@ struct MaskedAdam {
 }  // namespace
 
 AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, const CwL2Options& o) {
-  check_rank(x, 4, "cw_l2", "inputs");
-  check_dtype(labels, DType::Int64, "cw_l2", "labels");
-  OA_CHECK(labels.dim() == 1 && labels.size(0) == x.size(0), "cw_l2: labels {} do not match inputs {}",
-           shape_str(labels.shape()), shape_str(x.shape()));
+  check_attack_inputs(x, labels, "cw_l2");
   OA_CHECK(o.search_steps >= 1 && o.iterations >= 1 && o.c0 > 0 && o.lr > 0 && o.kappa >= 0,
            "cw_l2: invalid options (search steps {}, iterations {}, c0 {}, lr {}, kappa {})", o.search_steps,
            o.iterations, o.c0, o.lr, o.kappa);

@@ -30,10 +30,7 @@ void project(std::vector<double>& delta, const std::vector<double>& x, std::int6
 }  // namespace
 
 AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& o) {
-  check_rank(x, 4, "pgd", "inputs");
-  check_dtype(labels, DType::Int64, "pgd", "labels");
-  OA_CHECK(labels.dim() == 1 && labels.size(0) == x.size(0), "pgd: labels {} do not match inputs {}",
-           shape_str(labels.shape()), shape_str(x.shape()));
+  check_attack_inputs(x, labels, "pgd");
   OA_CHECK(o.eps >= 0 && o.step >= 0 && o.iterations >= 1, "pgd: invalid eps {}, step {} or iterations {}", o.eps,
            o.step, o.iterations);
   FrozenModel frozen(model);

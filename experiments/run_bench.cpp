@@ -1,7 +1,6 @@
 // run_bench: our kernels and training step side by side with PyTorch (CPU), in one run.
 // Prints median seconds per iteration for both and the ratio ours / PyTorch (< 1: we are
 // faster). The PyTorch column comes from experiments/bench_torch.py, started from here.
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <map>
 #include <memory>
 
+#include "experiments/common/cli.h"
 #include "framework/autograd/node.h"
 #include "framework/core/random.h"
 #include "framework/io/atomic_file.h"
@@ -161,8 +161,7 @@ int main(int argc, char** argv) {
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
   app.add_option("--out", out_path, "Write the results as JSON to this file");
   app.add_flag("--no-torch", skip_torch, "Time ours only");
-  CLI11_PARSE(app, argc, argv);
-  try {
+  return oa::experiments::run_cli(app, argc, argv, "run_bench", [&] {
     oa::set_num_threads(threads);
     const auto cases = bench_cases(suite, batch);
     const auto ours = run_ours(cases, min_time);
@@ -187,8 +186,5 @@ int main(int argc, char** argv) {
                                                          {"blas", oa::blas_kernels()}, {"torch", torch_version},
                                                          {"rows", rows}}.dump(2));
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "run_bench: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

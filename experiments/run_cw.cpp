@@ -5,7 +5,6 @@
 // over successes with bootstrap 95% intervals; passes and seconds), rewritten atomically
 // after every batch; --resume skips the samples already in samples.csv.
 // So far the attack is cw-l2 (untargeted); CW-Linf, PGD and DDN are the next steps.
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <sstream>
 
 #include "attacks/cw_l2.h"
+#include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/statistics.h"
@@ -197,11 +197,5 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--abort-early", args.cw.abort_early, "Per-sample abort early (true/false)")->capture_default_str();
   app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "run_cw: error: %s\n", e.what());
-    return 1;
-  }
+  return oa::experiments::run_cli(app, argc, argv, "run_cw", [&] { return run(args); });
 }

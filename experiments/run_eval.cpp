@@ -3,11 +3,11 @@
 //   run_eval --model CKPT --input x.npy --dump-logits logits.npy
 // Inputs are NCHW float32 in [0, 1]. With --input there are no labels, so only the logits
 // (and each row's predicted class) are reported.
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 
+#include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/training.h"
@@ -97,11 +97,5 @@ int main(int argc, char** argv) {
   app.add_option("--out", args.out, "Write a JSON summary here");
   app.add_option("--batch-size", args.batch_size, "Images per forward pass")->capture_default_str();
   app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "run_eval: error: %s\n", e.what());
-    return 1;
-  }
+  return oa::experiments::run_cli(app, argc, argv, "run_eval", [&] { return run(args); });
 }

@@ -4,13 +4,13 @@
 // metadata), optimizer.safetensors (momentum buffers, for --resume), history.csv (one row
 // per epoch) and summary.json. Every file is written atomically; after a kill, --resume
 // continues from the last finished epoch and reproduces the uninterrupted run.
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/training.h"
@@ -189,11 +189,5 @@ int main(int argc, char** argv) {
   app.add_option("--flip", args.flip, "Random horizontal flips (true/false)")->capture_default_str();
   app.add_option("--seed", args.seed, "Seed of initialisation, shuffling and augmentation")->capture_default_str();
   app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "run_train: error: %s\n", e.what());
-    return 1;
-  }
+  return oa::experiments::run_cli(app, argc, argv, "run_train", [&] { return run(args); });
 }
