@@ -26,4 +26,11 @@ struct PgdOptions {
 
 AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& options);
 
+// An upper bound on each sample's minimal distance: PGD at radius options.eps, then `steps`
+// bisections of the radius per sample (success halves it from above, failure from below).
+// The smallest-radius adversarial example found is reported (its distance <= that radius);
+// a sample PGD cannot break at options.eps is a failure.
+AttackOutput pgd_bisect(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& options,
+                        std::int64_t steps);
+
 }  // namespace oa::attacks

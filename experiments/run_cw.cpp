@@ -1,10 +1,12 @@
-// run_cw: the Carlini-Wagner L2 attack on the first N samples of a split, per-sample results.
+// run_cw: minimal-distance attacks on the first N samples of a split, per-sample results:
+// cw-l2 (Carlini-Wagner L2), and pgd-bisect-linf / pgd-bisect-l2 (PGD with a per-sample
+// bisection of the radius: an upper bound on the minimal distance, the cross-check of CW).
 //   run_cw --model models/weights/resnet20-fashion-mnist/checkpoint.safetensors --split test --n 100 --out runs/cw
 // Only samples the model classifies correctly are attacked. DIR receives samples.csv (one
 // row per sample, pandas.read_csv) and summary.json (success rate; mean and median L2 / Linf
 // over successes with bootstrap 95% intervals; passes and seconds), rewritten atomically
 // after every batch; --resume skips the samples already in samples.csv.
-// So far the attack is cw-l2 (untargeted); CW-Linf, PGD and DDN are the next steps.
+// Untargeted. CW-Linf and DDN are the next steps.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -17,6 +19,7 @@
 #include <sstream>
 
 #include "attacks/cw_l2.h"
+#include "attacks/pgd.h"
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
@@ -34,6 +37,8 @@ struct Args {
   std::string checkpoint, attack = "cw-l2", split = "test", out, data_dir;
   std::int64_t n = 100, batch_size = 50;
   oa::attacks::CwL2Options cw{.search_steps = 5, .iterations = 1000, .warm_start = true};
+  oa::attacks::PgdOptions pgd{.eps = 0.0, .iterations = 50};  // eps 0: 1 (Linf) or 10 (L2)
+  std::int64_t bisect_steps = 10;
   bool resume = false;
   int threads = 2;
 };
@@ -72,6 +77,17 @@ std::map<std::int64_t, Row> read_csv(const std::string& path) {
   return rows;
 }
 
+bool is_pgd(const Args& args) { return args.attack.rfind("pgd-bisect-", 0) == 0; }
+
+nlohmann::json attack_options(const Args& args) {
+  if (is_pgd(args))
+    return {{"eps_max", args.pgd.eps}, {"iterations", args.pgd.iterations}, {"bisect_steps", args.bisect_steps},
+            {"random_start", args.pgd.random_start}};
+  return {{"search_steps", args.cw.search_steps}, {"iterations", args.cw.iterations}, {"c0", args.cw.c0},
+          {"lr", args.cw.lr},                     {"kappa", args.cw.kappa},          {"warm_start", args.cw.warm_start},
+          {"abort_early", args.cw.abort_early}};
+}
+
 nlohmann::json summary_json(const Args& args, const std::map<std::int64_t, Row>& rows, double seconds) {
   std::vector<double> l2, linf;
   std::int64_t attacked = 0, successes = 0, forwards = 0, backwards = 0;
@@ -101,18 +117,21 @@ nlohmann::json summary_json(const Args& args, const std::map<std::int64_t, Row>&
           {"forwards_per_sample", attacked ? double(forwards) / double(attacked) : 0.0},
           {"backwards_per_sample", attacked ? double(backwards) / double(attacked) : 0.0},
           {"seconds", seconds},
-          {"options",
-           {{"search_steps", args.cw.search_steps}, {"iterations", args.cw.iterations}, {"c0", args.cw.c0},
-            {"lr", args.cw.lr}, {"kappa", args.cw.kappa}, {"warm_start", args.cw.warm_start},
-            {"abort_early", args.cw.abort_early}}}};
+          {"options", attack_options(args)}};
 }
 
-int run(const Args& args) {
+int run(Args args) {
   using namespace oa;
   set_num_threads(args.threads);
-  OA_CHECK(args.attack == "cw-l2", "--attack: only cw-l2 exists so far, got '{}'", args.attack);
-  OA_CHECK(args.n >= 1 && args.batch_size >= 1, "--n and --batch-size must be positive");
+  OA_CHECK(args.attack == "cw-l2" || args.attack == "pgd-bisect-linf" || args.attack == "pgd-bisect-l2",
+           "--attack must be cw-l2, pgd-bisect-linf or pgd-bisect-l2, got '{}'", args.attack);
+  args.pgd.norm = args.attack == "pgd-bisect-l2" ? attacks::Norm::L2 : attacks::Norm::Linf;
+  if (args.pgd.eps == 0) args.pgd.eps = args.pgd.norm == attacks::Norm::Linf ? 1.0 : 10.0;
   auto loaded = experiments::load_model(args.checkpoint);
+  const auto attack = [&](const Tensor& x, const Tensor& y) {
+    return is_pgd(args) ? attacks::pgd_bisect(*loaded.model, x, y, args.pgd, args.bisect_steps)
+                        : attacks::cw_l2(*loaded.model, x, y, args.cw);
+  };
   // The data set the model was trained on, as its checkpoint says.
   experiments::DataChoice choice{.name = loaded.metadata.value("dataset", std::string("fashion-mnist")),
                                  .dir = args.data_dir,
@@ -126,10 +145,9 @@ int run(const Args& args) {
     rows = read_csv(csv_path.string());
     std::printf("resume: %zu samples already done in %s\n", rows.size(), csv_path.string().c_str());
   }
-  std::printf("attack %s on %s: %lld %s samples, %lld search steps x %lld iterations, %s\n", args.attack.c_str(),
-              loaded.config.name.c_str(), (long long)d.size(), args.split.c_str(), (long long)args.cw.search_steps,
-              (long long)args.cw.iterations, args.cw.warm_start ? "warm start" : "paper restarts");
-  ProgressBar bar("cw-l2", d.size(), "sample");
+  std::printf("attack %s on %s: %lld %s samples, options %s\n", args.attack.c_str(), loaded.config.name.c_str(),
+              (long long)d.size(), args.split.c_str(), attack_options(args).dump().c_str());
+  ProgressBar bar(args.attack, d.size(), "sample");
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t first = 0; first < d.size(); first += args.batch_size) {
     std::vector<std::int64_t> todo;
@@ -154,7 +172,7 @@ int run(const Args& args) {
       if (right) correct.push_back(static_cast<std::int64_t>(k));
     }
     if (!correct.empty()) {
-      const auto result = attacks::cw_l2(*loaded.model, data::take_rows(x, correct), data::take_rows(y, correct), args.cw);
+      const auto result = attack(data::take_rows(x, correct), data::take_rows(y, correct));
       for (std::size_t k = 0; k < correct.size(); ++k) rows[todo[correct[k]]].r = result.samples[k];
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -179,23 +197,27 @@ int run(const Args& args) {
 int main(int argc, char** argv) {
   oa::select_blas_kernels(argv);
   Args args;
-  CLI::App app{"Carlini-Wagner L2 attack with per-sample results (CSV) and a summary (JSON)."};
+  CLI::App app{"Minimal-distance attacks (CW-L2, PGD with radius bisection) with per-sample results (CSV) and a "
+               "summary (JSON)."};
   app.add_option("--model", args.checkpoint, "Checkpoint (.safetensors)")->required();
-  app.add_option("--attack", args.attack, "cw-l2 (CW-Linf, PGD and DDN are not written yet)")->capture_default_str();
+  app.add_option("--attack", args.attack, "cw-l2, pgd-bisect-linf or pgd-bisect-l2")->capture_default_str();
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
   app.add_option("--n", args.n, "The first N samples of the split")->capture_default_str();
   app.add_option("--out", args.out, "Output directory (samples.csv, summary.json)");
   app.add_flag("--resume", args.resume, "Continue the samples.csv in --out");
   app.add_option("--batch-size", args.batch_size, "Samples attacked together")->capture_default_str();
-  app.add_option("--search-steps", args.cw.search_steps, "Binary-search steps over c")->capture_default_str();
-  app.add_option("--iterations", args.cw.iterations, "Adam iterations per search step")->capture_default_str();
+  app.add_option("--search-steps", args.cw.search_steps, "cw-l2: binary-search steps over c")->capture_default_str();
+  app.add_option("--iterations", args.cw.iterations, "cw-l2: Adam iterations per search step")->capture_default_str();
   app.add_option("--lr", args.cw.lr, "Adam learning rate")->capture_default_str();
   app.add_option("--c0", args.cw.c0, "Initial constant c")->capture_default_str();
   app.add_option("--kappa", args.cw.kappa, "Confidence margin")->capture_default_str();
   app.add_option("--warm-start", args.cw.warm_start, "Keep the perturbation between search steps (true/false)")
       ->capture_default_str();
   app.add_option("--abort-early", args.cw.abort_early, "Per-sample abort early (true/false)")->capture_default_str();
+  app.add_option("--eps", args.pgd.eps, "pgd-bisect: largest radius (default 1 for Linf, 10 for L2)");
+  app.add_option("--pgd-iterations", args.pgd.iterations, "pgd-bisect: PGD steps per radius")->capture_default_str();
+  app.add_option("--bisect-steps", args.bisect_steps, "pgd-bisect: halvings of the radius")->capture_default_str();
   app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
   return oa::experiments::run_cli(app, argc, argv, "run_cw", [&] { return run(args); });
 }

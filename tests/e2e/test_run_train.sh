@@ -88,6 +88,19 @@ cp "$work/cw/samples.csv" "$work/cw_before.csv"
 check "run_cw --resume keeps the finished samples" cmp -s "$work/cw/samples.csv" "$work/cw_before.csv"
 check "run_cw --resume says what it skipped" grep -q "resume: 12 samples already done" "$work/cw2.log"
 
+"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --attack pgd-bisect-linf \
+  --bisect-steps 6 --pgd-iterations 10 --out "$work/pgd" >"$work/pgd.log" 2>&1
+check "run_cw --attack pgd-bisect-linf: an Linf upper bound per sample" "$python" - "$work/pgd" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/samples.csv")))
+s = json.load(open(f"{sys.argv[1]}/summary.json"))
+ok = [r for r in rows if r["success"] == "1"]
+print(s["attack"], len(ok), "broken, Linf median", s["linf"]["median"])
+sys.exit(0 if s["attack"] == "pgd-bisect-linf" and ok and all(0 < float(r["linf"]) <= 1 for r in ok) else 1)
+PY
+"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --attack fgsm >"$work/bad_attack.log" 2>&1
+check "run_cw refuses an unknown attack" grep -q "attack must be cw-l2, pgd-bisect-linf or pgd-bisect-l2" "$work/bad_attack.log"
+
 # 5. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
 expect_error() {  # expect_error DESCRIPTION PATTERN ARGS...
   local what=$1 pattern=$2; shift 2
