@@ -176,11 +176,11 @@ int run(Args args) {
       for (std::size_t k = 0; k < correct.size(); ++k) rows[todo[correct[k]]].r = result.samples[k];
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto s = summary_json(args, rows, seconds);
     if (!args.out.empty()) {
       io::write_file_atomic(csv_path.string(), to_csv(rows));
-      io::write_file_atomic(summary_path.string(), summary_json(args, rows, seconds).dump(2) + "\n");
+      io::write_file_atomic(summary_path.string(), s.dump(2) + "\n");
     }
-    const auto s = summary_json(args, rows, seconds);
     bar.update(static_cast<std::int64_t>(rows.size()),
                fmt::format("success {:.1f}% median L2 {:.4f}", 100 * s["success_rate"].get<double>(),
                            s["l2"]["median"].get<double>()));

@@ -29,7 +29,6 @@ struct Args {
 oa::Tensor all_logits(oa::nn::Module& model, const oa::Tensor& inputs, std::int64_t batch_size) {
   model.eval();
   oa::NoGradGuard no_grad;
-  std::vector<oa::Tensor> parts;
   std::vector<float> values;
   std::int64_t classes = 0;
   for (std::int64_t first = 0; first < inputs.size(0); first += batch_size) {

@@ -1,10 +1,11 @@
 #pragma once
-// Helpers shared by the test suites: a scratch directory and a file writer.
+// Helpers shared by the test suites: a scratch directory, a file writer and reader.
 #include <doctest/doctest.h>
 #include <stdlib.h>  // mkdtemp
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace oa::test {
@@ -30,6 +31,11 @@ struct TempDir {
 
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace oa::test

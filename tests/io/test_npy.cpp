@@ -22,14 +22,10 @@ using oa::Shape;
 using oa::Tensor;
 
 using oa::test::TempDir;
+using oa::test::read_file;
 using oa::test::write_file;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 template <class T>
 std::string raw_bytes(const std::vector<T>& values) {

@@ -27,14 +27,10 @@ std::string temp_file(const std::string& name) {
   return dir.file(name);
 }
 
+using oa::test::read_file;
 using oa::test::write_file;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string le64(std::uint64_t n) {
   std::string out;
