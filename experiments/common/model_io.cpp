@@ -1,16 +1,20 @@
 #include "experiments/common/model_io.h"
 
 #include "framework/io/checkpoint.h"
+#include "framework/prune/masks.h"
 
 namespace oa::experiments {
 
-void save_model(const std::string& path, const nn::Module& model, const models::ModelConfig& config,
+void save_model(const std::string& path, nn::Module& model, const models::ModelConfig& config,
                 nlohmann::json metadata) {
   metadata["architecture"] = config.name;
   metadata["in_channels"] = config.in_channels;
   metadata["image_size"] = config.image_size;
   metadata["classes"] = config.classes;
   metadata["width"] = config.width;
+  // Masked layers, so that load_model can give them their mask buffers before loading.
+  if (const auto masked = prune::masked_layer_names(model); !masked.empty())
+    metadata["masked_layers"] = masked;
   io::save_checkpoint(path, model, metadata);
 }
 
@@ -31,6 +35,10 @@ LoadedModel load_model(const std::string& path) {
                              .width = field("width", 1)};
   Rng rng(0);  // every weight is overwritten by the checkpoint
   auto model = models::make_model(config, rng);
+  if (meta.contains("masked_layers")) {
+    OA_CHECK(meta["masked_layers"].is_array(), "{}: metadata field 'masked_layers' is not a list", path);
+    prune::attach_masks(*model, meta["masked_layers"].get<std::vector<std::string>>());
+  }
   nlohmann::json loaded = io::load_checkpoint(path, *model);
   return {model, config, loaded};
 }

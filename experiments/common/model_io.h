@@ -18,7 +18,7 @@ struct LoadedModel {
 
 // Writes the checkpoint with config's fields ("architecture", "in_channels", "image_size",
 // "classes", "width") added to `metadata`.
-void save_model(const std::string& path, const nn::Module& model, const models::ModelConfig& config,
+void save_model(const std::string& path, nn::Module& model, const models::ModelConfig& config,
                 nlohmann::json metadata);
 
 // Rebuilds the model named by the checkpoint's metadata and loads its weights. Files from

@@ -2,6 +2,12 @@
 
 namespace oa::nn {
 
+Tensor Module::operator()(const Tensor& x) {
+  Tensor y = forward(x);
+  if (forward_hook_) forward_hook_(*this, x, y);
+  return y;
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);
@@ -28,6 +34,28 @@ std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
   for (auto& [name, t] : named_parameters()) out.push_back(t);
   return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+  for (const auto& [name, child] : children_)
+    for (const auto& [sub, module] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, module);
+  return out;
+}
+
+Tensor Module::buffer(const std::string& name) const {
+  for (const auto& [own, t] : buffers_)
+    if (own == name) return t;
+  return Tensor();
+}
+
+void Module::set_buffer(const std::string& name, Tensor t) {
+  for (auto& [own, existing] : buffers_)
+    if (own == name) {
+      existing = std::move(t);
+      return;
+    }
+  buffers_.emplace_back(name, std::move(t));
 }
 
 void Module::set_requires_grad(bool required) {
@@ -64,7 +92,7 @@ Sequential& Sequential::add(std::shared_ptr<Module> module) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (auto& layer : layers_) h = (*layer)(h);
   return h;
 }
 

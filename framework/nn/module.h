@@ -1,6 +1,7 @@
 #pragma once
 // Modules: a runtime tree of layers with named parameters and buffers.
 // Names join the path with dots ("layer1.0.conv1.weight"): torchvision's state_dict keys.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,7 +17,11 @@ class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // Runs forward, then the forward hook if one is set. Models call their children through
+  // operator(), so hooks see every layer (capacity accounting uses them for FLOPs).
+  Tensor operator()(const Tensor& x);
+  using ForwardHook = std::function<void(Module& module, const Tensor& input, const Tensor& output)>;
+  void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
 
   // Training mode (batch statistics in BatchNorm) or eval mode, for the whole subtree.
   void train(bool on = true);
@@ -26,6 +31,12 @@ class Module {
   NamedTensors named_parameters() const;
   NamedTensors named_buffers() const;  // BatchNorm running statistics
   std::vector<Tensor> parameters() const;
+  // Every module of the tree, this one first (name ""), then depth-first with dotted names.
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  // This module's own buffer `name` (not its children's); undefined when it has none.
+  Tensor buffer(const std::string& name) const;
+  // Adds buffer `name` to this module, or replaces the one of that name (pruning adds masks).
+  void set_buffer(const std::string& name, Tensor t);
   // Freeze (false) or unfreeze every parameter: attacks freeze the model.
   void set_requires_grad(bool required);
   void zero_grad();
@@ -44,6 +55,7 @@ class Module {
  private:
   void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
 
+  ForwardHook forward_hook_;
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -1,6 +1,7 @@
 #include "framework/optim/optimizer.h"
 
 #include "framework/backend/dispatch.h"
+#include "framework/ops/elementwise_math.h"
 
 namespace oa::optim {
 
@@ -10,6 +11,30 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(
 
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.zero_grad();
+}
+
+namespace {
+void multiply_by_mask(Tensor& t, const Tensor& mask) { backend::map_binary(t, mask, t, math::Mul{}); }
+}  // namespace
+
+void Optimizer::set_masks(std::vector<Tensor> masks) {
+  OA_CHECK(masks.size() == params_.size(), "optimizer: {} masks for {} parameters", masks.size(), params_.size());
+  for (std::size_t i = 0; i < masks.size(); ++i)
+    if (masks[i].defined()) {
+      check_same_shape(params_[i], masks[i], "optimizer mask");
+      check_same_dtype(params_[i], masks[i], "optimizer mask");
+    }
+  masks_ = std::move(masks);
+}
+
+void Optimizer::step() {
+  for (std::size_t i = 0; i < masks_.size(); ++i) {
+    if (!masks_[i].defined()) continue;
+    if (Tensor g = params_[i].grad(); g.defined()) multiply_by_mask(g, masks_[i]);
+  }
+  update();
+  for (std::size_t i = 0; i < masks_.size(); ++i)
+    if (masks_[i].defined()) multiply_by_mask(params_[i], masks_[i]);
 }
 
 void Optimizer::save_buffers(const std::string& kind, const std::vector<Tensor>& buffers, NamedState& out) {
@@ -35,7 +60,7 @@ SGD::SGD(std::vector<Tensor> params, const SgdOptions& options) : Optimizer(std:
   momentum_buffers_.resize(params_.size());
 }
 
-void SGD::step() {
+void SGD::update() {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     const Tensor g = p.grad();
@@ -62,7 +87,7 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
   v_.resize(params_.size());
 }
 
-void Adam::step() {
+void Adam::update() {
   ++steps_;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];

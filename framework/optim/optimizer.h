@@ -16,8 +16,13 @@ class Optimizer {
  public:
   explicit Optimizer(std::vector<Tensor> params, double lr);
   virtual ~Optimizer() = default;
-  virtual void step() = 0;
+  // One update of every parameter that has a gradient. Parameters with a pruning mask have
+  // their gradient masked before the update and their weights after it, so pruned weights
+  // stay exactly zero: neither momentum nor weight decay can revive them.
+  void step();
   void zero_grad();
+  // masks[i]: 0/1 of parameter i's shape (framework/prune), or undefined for a dense one.
+  void set_masks(std::vector<Tensor> masks);
   // The optimiser's state (momentum buffers, Adam moments and step count) as named tensors,
   // "<kind>.<parameter index>", for checkpoints; load_state restores it (same parameters).
   virtual NamedState state() const = 0;
@@ -27,10 +32,12 @@ class Optimizer {
 
  protected:
   // Appends buffers[i] as "<kind>.<i>" (defined ones only); restore_buffers reads them back.
+  virtual void update() = 0;  // the optimiser's own rule, on the (masked) gradients
   static void save_buffers(const std::string& kind, const std::vector<Tensor>& buffers, NamedState& out);
   void restore_buffers(const std::string& kind, std::vector<Tensor>& buffers, const NamedState& state) const;
 
   std::vector<Tensor> params_;
+  std::vector<Tensor> masks_;  // empty, or one per parameter (undefined: dense)
   double lr_;
 };
 
@@ -42,7 +49,7 @@ struct SgdOptions {
 class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> params, const SgdOptions& options);
-  void step() override;
+  void update() override;
   NamedState state() const override;
   void load_state(const NamedState& state) override;
 
@@ -58,7 +65,7 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, const AdamOptions& options);
-  void step() override;
+  void update() override;
   NamedState state() const override;
   void load_state(const NamedState& state) override;
 
