@@ -1,6 +1,7 @@
 #include "experiments/common/model_io.h"
 
 #include "framework/io/checkpoint.h"
+#include "framework/prune/filter.h"
 #include "framework/prune/masks.h"
 
 namespace oa::experiments {
@@ -12,7 +13,9 @@ void save_model(const std::string& path, nn::Module& model, const models::ModelC
   metadata["image_size"] = config.image_size;
   metadata["classes"] = config.classes;
   metadata["width"] = config.width;
-  // Masked layers, so that load_model can give them their mask buffers before loading.
+  // The widths of the channel chains (filter pruning shrinks them) and the masked layers, so
+  // that load_model can give a fresh model this one's shape and mask buffers before loading.
+  if (const auto widths = prune::chain_widths(model); !widths.empty()) metadata["channels"] = widths;
   if (const auto masked = prune::masked_layer_names(model); !masked.empty())
     metadata["masked_layers"] = masked;
   io::save_checkpoint(path, model, metadata);
@@ -35,6 +38,10 @@ LoadedModel load_model(const std::string& path) {
                              .width = field("width", 1)};
   Rng rng(0);  // every weight is overwritten by the checkpoint
   auto model = models::make_model(config, rng);
+  if (meta.contains("channels")) {
+    OA_CHECK(meta["channels"].is_object(), "{}: metadata field 'channels' is not an object", path);
+    prune::resize_chains(*model, meta["channels"].get<std::map<std::string, std::int64_t>>());
+  }
   if (meta.contains("masked_layers")) {
     OA_CHECK(meta["masked_layers"].is_array(), "{}: metadata field 'masked_layers' is not a list", path);
     prune::attach_masks(*model, meta["masked_layers"].get<std::vector<std::string>>());

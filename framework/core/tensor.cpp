@@ -204,6 +204,16 @@ void Tensor::convert_(DType target) {
   impl().grad.reset();
 }
 
+void Tensor::assign_(const Tensor& src) {
+  OA_CHECK(is_leaf(), "assign_: only leaf tensors can be replaced in place ({})", describe(*this));
+  const Tensor copy = src.clone();
+  impl().storage = copy.impl().storage;
+  impl().offset = 0;
+  impl().shape = copy.shape();
+  impl().dtype = copy.dtype();
+  impl().grad.reset();
+}
+
 void Tensor::fill_(double value) { backend::fill(*this, value); }
 
 // ---------------------------------------------------------------- autograd

@@ -81,6 +81,9 @@ class Tensor {
   // Converts this tensor's storage to another dtype in place: every handle of it sees the
   // change (how a whole model moves to float64). Its gradient, if any, is dropped.
   void convert_(DType dtype);
+  // Makes this leaf tensor, and every handle sharing it, hold a copy of src (its values,
+  // shape and dtype) and drops its gradient: for structural edits like filter pruning.
+  void assign_(const Tensor& src);
   void fill_(double value);
 
   // ---- autograd -----------------------------------------------------------------------

@@ -21,10 +21,10 @@ std::vector<PrunableLayer> prunable_layers(nn::Module& model) {
   return layers;
 }
 
-Tensor mask_of(const PrunableLayer& layer) { return layer.module->buffer(kMaskBuffer); }
+Tensor mask_of(const nn::Module& layer) { return layer.buffer(kMaskBuffer); }
 
 Tensor ensure_mask(const PrunableLayer& layer) {
-  Tensor mask = mask_of(layer);
+  Tensor mask = mask_of(*layer.module);
   if (mask.defined()) return mask;
   mask = Tensor::ones(layer.weight.shape(), layer.weight.dtype(), layer.weight.device());
   layer.module->set_buffer(kMaskBuffer, mask);

@@ -21,8 +21,9 @@ struct PrunableLayer {
 };
 std::vector<PrunableLayer> prunable_layers(nn::Module& model);
 
-// The layer's mask, undefined while the layer is dense.
-Tensor mask_of(const PrunableLayer& layer);
+// The layer's mask (a Conv2d's or Linear's), undefined while the layer is dense.
+Tensor mask_of(const nn::Module& layer);
+inline Tensor mask_of(const PrunableLayer& layer) { return mask_of(*layer.module); }
 // The layer's mask, created as all ones if the layer had none.
 Tensor ensure_mask(const PrunableLayer& layer);
 
