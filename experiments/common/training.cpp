@@ -12,16 +12,24 @@ double EpochStats::images_per_second() const { return seconds > 0 ? static_cast<
 
 namespace {
 
-// Number of rows of [N, C] logits whose argmax equals the label.
-std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+// The argmax of each row of [N, C] logits.
+std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
   const std::int64_t rows = logits.size(0), cols = logits.size(1);
   const auto values = logits.to_vector<float>();
-  const auto truth = labels.to_vector<std::int64_t>();
-  std::int64_t correct = 0;
+  std::vector<std::int64_t> classes(static_cast<std::size_t>(rows));
   for (std::int64_t i = 0; i < rows; ++i) {
     const auto row = values.begin() + i * cols;
-    correct += (std::max_element(row, row + cols) - row) == truth[i];
+    classes[i] = std::max_element(row, row + cols) - row;
   }
+  return classes;
+}
+
+// Number of rows of [N, C] logits whose argmax equals the label.
+std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  const auto predicted = argmax_rows(logits);
+  const auto truth = labels.to_vector<std::int64_t>();
+  std::int64_t correct = 0;
+  for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == truth[i];
   return correct;
 }
 
@@ -59,9 +67,10 @@ EpochStats run_epoch(data::BatchLoader& loader, std::int64_t epoch, const std::s
 
 EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
                        const std::function<double(std::int64_t)>& lr_at, double label_smoothing,
-                       const std::string& label) {
+                       const std::string& label, const std::function<void(std::int64_t)>& before_step) {
   model.train();
   return run_epoch(loader, epoch, label, [&](const data::Batch& batch, std::int64_t step) {
+    if (before_step) before_step(step);
     optimizer.set_lr(lr_at(step));
     optimizer.zero_grad();
     Tensor logits = model(batch.images);
@@ -72,12 +81,18 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
   });
 }
 
-EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t batch_size, const std::string& label) {
+EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t batch_size, const std::string& label,
+                    std::vector<std::int64_t>* predictions) {
   model.eval();
   NoGradGuard no_grad;
   data::BatchLoader loader(data, {.batch_size = batch_size, .shuffle = false});
+  if (predictions) predictions->clear();
   return run_epoch(loader, 0, label, [&](const data::Batch& batch, std::int64_t) {
     Tensor logits = model(batch.images);
+    if (predictions) {
+      const auto classes = argmax_rows(logits);
+      predictions->insert(predictions->end(), classes.begin(), classes.end());
+    }
     return std::pair{logits, cross_entropy(logits, batch.labels)};
   });
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "framework/data/loader.h"
 #include "framework/nn/module.h"
@@ -19,12 +20,15 @@ struct EpochStats {
 };
 
 // One epoch of `loader` in training mode with a progress bar. Before step s of the epoch
-// the optimiser's learning rate is set to lr_at(s).
+// the optimiser's learning rate is set to lr_at(s), and before_step(s) runs if given
+// (gradual pruning tightens the masks there).
 EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
                        const std::function<double(std::int64_t)>& lr_at, double label_smoothing,
-                       const std::string& label);
+                       const std::string& label, const std::function<void(std::int64_t)>& before_step = nullptr);
 
-// Loss and accuracy in eval mode, without recording gradients.
-EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t batch_size, const std::string& label);
+// Loss and accuracy in eval mode, without recording gradients. With `predictions`, also
+// the predicted class (the argmax) of every sample, in the data set's order.
+EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t batch_size, const std::string& label,
+                    std::vector<std::int64_t>* predictions = nullptr);
 
 }  // namespace oa::experiments
