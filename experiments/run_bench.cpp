@@ -16,6 +16,8 @@
 #include "framework/io/atomic_file.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
+#include "framework/prune/magnitude.h"
+#include "framework/prune/sparse_execution.h"
 #include "framework/util/runtime.h"
 #include "models/zoo.h"
 
@@ -40,8 +42,9 @@ double median_seconds(const std::function<void()>& fn, double min_time) {
 }
 
 // The workloads. "quick" (the default): ResNet-20's convolution shapes on 28x28 and the
-// small CNN and ResNet-20 steps at batch 128; "resnet50": ResNet-50 at 3x224x224, batch 16.
-// The same list is sent to bench_torch.py.
+// small CNN and ResNet-20 steps at batch 128; "resnet50": ResNet-50 at 3x224x224, batch 16;
+// "sparse": ResNet-20 pruned globally to rising sparsities, dense path against the sparse
+// one (prune::SparseExecution), ours only. The list is sent to bench_torch.py.
 nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
   auto conv = [&](const char* name, std::int64_t cin, std::int64_t size, std::int64_t cout, std::int64_t stride) {
     return nlohmann::json{{"kind", "conv"}, {"name", name}, {"batch", batch}, {"cin", cin},      {"size", size},
@@ -52,11 +55,24 @@ nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
                           {"model", name},   {"batch", b}, {"cin", cin}, {"size", size}};
   };
   if (suite == "resnet50") return nlohmann::json::array({model("resnet50", 3, 224, batch == 128 ? 16 : batch)});
-  OA_CHECK(suite == "quick", "--suite must be 'quick' or 'resnet50', got '{}'", suite);
+  if (suite == "sparse") {
+    auto cases = nlohmann::json::array();
+    for (const double s : {0.5, 0.8, 0.9, 0.95, 0.98}) {
+      auto c = model("resnet20", 1, 28, batch);
+      c["kind"] = "sparse";
+      c["sparsity"] = s;
+      c["name"] = fmt::format("{} sparsity {:g}", c["name"].get<std::string>(), s);
+      cases.push_back(c);
+    }
+    return cases;
+  }
+  OA_CHECK(suite == "quick", "--suite must be 'quick', 'resnet50' or 'sparse', got '{}'", suite);
   return nlohmann::json::array({conv("conv 16->16 28x28", 16, 28, 16, 1), conv("conv 32->32 14x14", 32, 14, 32, 1),
                                 conv("conv 64->64 7x7", 64, 7, 64, 1), conv("conv 16->32 s2 28x28", 16, 28, 32, 2),
                                 model("small-cnn", 1, 28, batch), model("resnet20", 1, 28, batch)});
 }
+
+constexpr const char* kSparseSuffix = " (sparse path)";
 
 std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_time) {
   std::map<std::string, double> out;
@@ -87,6 +103,27 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
             y.backward(g);
           },
           min_time) - out[name + "/forward"];
+    } else if (c["kind"] == "sparse") {
+      // Inference and the attack step of a globally pruned model (first conv dense), through
+      // the dense kernels and then through the sparse path.
+      auto model = models::make_model({.name = c["model"], .in_channels = cin, .image_size = size}, rng);
+      prune::magnitude_prune(*model, {.sparsity = c["sparsity"].get<double>(), .keep_first_dense = true});
+      model->eval();
+      model->set_requires_grad(false);
+      const Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1);
+      const auto forward = [&] {
+        NoGradGuard no_grad;
+        (*model)(x);
+      };
+      const auto attack_step = [&] {
+        Tensor x_adv = x.detach().clone().set_requires_grad();
+        sum((*model)(x_adv)).backward();
+      };
+      out[name + "/eval_forward"] = median_seconds(forward, min_time);
+      out[name + "/attack_step"] = median_seconds(attack_step, min_time);
+      prune::SparseExecution sparse(*model, 0.0);  // every pruned conv sparse, to show the crossover
+      out[name + "/eval_forward" + kSparseSuffix] = median_seconds(forward, min_time);
+      out[name + "/attack_step" + kSparseSuffix] = median_seconds(attack_step, min_time);
     } else {
       auto model = models::make_model({.name = c["model"], .in_channels = cin, .image_size = size}, rng);
       optim::SGD opt(model->parameters(), {.lr = 0.01, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
@@ -156,7 +193,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads for both sides")->capture_default_str();
   app.add_option("--min-time", min_time, "Seconds of timing per measurement")->capture_default_str();
   app.add_option("--batch-size", batch, "Batch size (resnet50 suite: 16 unless given)")->capture_default_str();
-  app.add_option("--suite", suite, "quick: ResNet-20 shapes and models on 28x28; resnet50: ResNet-50 at 224x224")
+  app.add_option("--suite", suite,
+                 "quick: ResNet-20 shapes and models on 28x28; resnet50: ResNet-50 at 224x224; sparse: pruned "
+                 "ResNet-20, dense against sparse path (ours only)")
       ->capture_default_str();
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
   app.add_option("--out", out_path, "Write the results as JSON to this file");
@@ -166,8 +205,10 @@ int main(int argc, char** argv) {
     const auto cases = bench_cases(suite, batch);
     const auto ours = run_ours(cases, min_time);
     std::string torch_version = "not run";
-    const auto theirs = skip_torch ? std::map<std::string, double>{}
-                                   : run_torch(python, script, cases, threads, min_time, torch_version);
+    const bool torch_has_cases = suite != "sparse";
+    const auto theirs = skip_torch || !torch_has_cases
+                            ? std::map<std::string, double>{}
+                            : run_torch(python, script, cases, threads, min_time, torch_version);
     std::printf("run_bench: suite %s, %d threads, BLAS kernels %s, PyTorch %s (batch sizes in the case names)\n",
                 suite.c_str(), threads, oa::blas_kernels().c_str(), torch_version.c_str());
     std::printf("%-40s %12s %12s %8s\n", "case", "ours ms", "torch ms", "ratio");
@@ -181,6 +222,14 @@ int main(int argc, char** argv) {
                       {"ratio", torch_s > 0 ? seconds / torch_s : 0.0}});
     }
     std::printf("ratio = ours / PyTorch time (below 1: ours is faster)\n");
+    for (const auto& [name, sparse_s] : ours) {  // the sparse suite: speed-up of the sparse path
+      const auto cut = name.find(kSparseSuffix);
+      if (cut == std::string::npos) continue;
+      const double dense_s = ours.at(name.substr(0, cut));
+      std::printf("speed-up of the sparse path, %-50s %6.2fx (dense %.1f ms, sparse %.1f ms)\n",
+                  name.substr(0, cut).c_str(), dense_s / sparse_s, 1e3 * dense_s, 1e3 * sparse_s);
+      rows.push_back({{"case", name}, {"dense_s", dense_s}, {"sparse_s", sparse_s}, {"speedup", dense_s / sparse_s}});
+    }
     if (!out_path.empty())
       oa::io::write_file_atomic(out_path, nlohmann::json{{"threads", threads}, {"batch", batch},
                                                          {"blas", oa::blas_kernels()}, {"torch", torch_version},

@@ -121,6 +121,17 @@ void conv2d_backward_bias(const Tensor& grad_y, Tensor& grad_b) {
   cpu::conv2d_backward_bias(grad_y, grad_b);
 }
 
+void sparse_conv2d_forward(const Tensor& x, const CsrMatrix& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
+  enter("sparse_conv2d_forward", x);
+  cpu::sparse_conv2d_forward(x, w, bias, y, g);
+}
+
+void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w_transposed, Tensor& grad_x,
+                                  const Conv2dGeometry& g) {
+  enter("sparse_conv2d_backward_input", grad_y);
+  cpu::sparse_conv2d_backward_input(grad_y, w_transposed, grad_x, g);
+}
+
 void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean, Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
   enter("batchnorm2d_train_forward", x);
   cpu::batchnorm2d_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps, y, save_mean, save_invstd);

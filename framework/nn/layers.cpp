@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 
 namespace oa::nn {
@@ -19,6 +20,8 @@ Conv2d::Conv2d(const Conv2dOptions& opts, Rng& rng) : options(opts) {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
+  if (sparse_weight && (!weight.requires_grad() || !grad_enabled()))
+    return sparse_conv2d(x, sparse_weight, bias, options.stride, options.padding);
   return conv2d(x, weight, bias, options.stride, options.padding, options.groups);
 }
 

@@ -4,6 +4,7 @@
 // BatchNorm gamma 1 and beta 0.
 #include "framework/core/random.h"
 #include "framework/nn/module.h"
+#include "framework/ops/ops.h"
 
 namespace oa::nn {
 
@@ -19,6 +20,10 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias;  // bias undefined when options.bias is false
   Conv2dOptions options;
+  // A CSR snapshot of a pruned `weight` (prune::SparseExecution sets it). While set, the
+  // forward runs sparse_conv2d whenever no weight gradient is wanted (frozen weight, or no
+  // gradient recorded); it must be cleared when the weight changes.
+  std::shared_ptr<const SparseConvWeight> sparse_weight;
 };
 
 class Linear : public Module {

@@ -7,39 +7,45 @@
 // backward runs the input kernel alone.
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
+#include "framework/ops/conv2d_geometry.h"
 #include "framework/ops/ops.h"
 
 namespace oa {
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride, std::int64_t padding,
-              std::int64_t groups) {
-  check_floating(x, "conv2d");
-  check_rank(x, 4, "conv2d", "input");
-  check_rank(w, 4, "conv2d", "weight");
-  check_same_dtype(x, w, "conv2d");
-  check_same_device(x, w, "conv2d");
-  OA_CHECK(stride >= 1 && padding >= 0 && groups >= 1, "conv2d: invalid stride {}, padding {} or groups {}", stride,
+backend::Conv2dGeometry conv2d_geometry(const Tensor& x, const Shape& w, std::int64_t stride, std::int64_t padding,
+                                        std::int64_t groups, const char* op) {
+  check_floating(x, op);
+  check_rank(x, 4, op, "input");
+  OA_CHECK(w.size() == 4, "{}: the weight must be 4-D, got {}", op, shape_str(w));
+  OA_CHECK(stride >= 1 && padding >= 0 && groups >= 1, "{}: invalid stride {}, padding {} or groups {}", op, stride,
            padding, groups);
   const backend::Conv2dGeometry g{
       .batch = x.size(0),
       .in_channels = x.size(1),
       .in_h = x.size(2),
       .in_w = x.size(3),
-      .out_channels = w.size(0),
-      .kernel_h = w.size(2),
-      .kernel_w = w.size(3),
+      .out_channels = w[0],
+      .kernel_h = w[2],
+      .kernel_w = w[3],
       .stride = stride,
       .padding = padding,
       .groups = groups,
-      .out_h = (x.size(2) + 2 * padding - w.size(2)) / stride + 1,
-      .out_w = (x.size(3) + 2 * padding - w.size(3)) / stride + 1,
+      .out_h = (x.size(2) + 2 * padding - w[2]) / stride + 1,
+      .out_w = (x.size(3) + 2 * padding - w[3]) / stride + 1,
   };
-  OA_CHECK(g.in_channels % groups == 0 && g.out_channels % groups == 0 && w.size(1) * groups == g.in_channels,
-           "conv2d: input {} with {} groups does not match weight {}", shape_str(x.shape()), groups,
-           shape_str(w.shape()));
-  OA_CHECK(x.size(2) + 2 * padding >= w.size(2) && x.size(3) + 2 * padding >= w.size(3),
-           "conv2d: kernel {}x{} is larger than the padded input {}x{}", w.size(2), w.size(3),
-           x.size(2) + 2 * padding, x.size(3) + 2 * padding);
+  OA_CHECK(g.in_channels % groups == 0 && g.out_channels % groups == 0 && w[1] * groups == g.in_channels,
+           "{}: input {} with {} groups does not match weight {}", op, shape_str(x.shape()), groups, shape_str(w));
+  OA_CHECK(x.size(2) + 2 * padding >= w[2] && x.size(3) + 2 * padding >= w[3],
+           "{}: kernel {}x{} is larger than the padded input {}x{}", op, w[2], w[3], x.size(2) + 2 * padding,
+           x.size(3) + 2 * padding);
+  return g;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride, std::int64_t padding,
+              std::int64_t groups) {
+  check_same_dtype(x, w, "conv2d");
+  check_same_device(x, w, "conv2d");
+  const backend::Conv2dGeometry g = conv2d_geometry(x, w.shape(), stride, padding, groups, "conv2d");
   if (b.defined()) {
     check_same_dtype(x, b, "conv2d");
     OA_CHECK(b.dim() == 1 && b.size(0) == g.out_channels, "conv2d: bias {} does not match {} output channels",

@@ -2,8 +2,10 @@
 // Every differentiable op of the framework. Each is defined in its own file under
 // framework/ops/ with its shape checks, its forward and, right below, its backward rule.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "framework/core/csr.h"
 #include "framework/core/tensor.h"
 
 namespace oa {
@@ -61,6 +63,17 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 // x [N, C_in, H, W], w [C_out, C_in/groups, KH, KW], b [C_out] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), std::int64_t stride = 1,
               std::int64_t padding = 0, std::int64_t groups = 1);
+// A pruned conv weight for sparse_conv2d: its shape [C_out, C_in, KH, KW], the weight as a
+// CSR matrix [C_out, C_in*KH*KW] (forward) and its transpose (input gradient).
+struct SparseConvWeight {
+  Shape shape;
+  CsrMatrix matrix, transposed;
+  static SparseConvWeight from_dense(const Tensor& w);
+};
+// conv2d with groups 1 and a constant sparse weight (sparse_conv2d.cpp); CPU only. Backward
+// gives x and b their gradients; the weight has none.
+Tensor sparse_conv2d(const Tensor& x, const std::shared_ptr<const SparseConvWeight>& w, const Tensor& b = Tensor(),
+                     std::int64_t stride = 1, std::int64_t padding = 0);
 // x [N, C, H, W]; gamma/beta [C] (either may be undefined). training: batch statistics and
 // an in-place update of running_mean/running_var; otherwise the running statistics.
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,

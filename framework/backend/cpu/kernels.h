@@ -3,6 +3,7 @@
 // each one), in namespace oa::cpu. dispatch.cpp forwards CPU tensors here.
 #include "framework/backend/cpu/elementwise.h"
 #include "framework/backend/geometry.h"
+#include "framework/core/csr.h"
 #include "framework/core/tensor.h"
 
 namespace oa::cpu {
@@ -28,6 +29,9 @@ void sum_rows(const Tensor& grad, Tensor& grad_bias);
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g);
+void sparse_conv2d_forward(const Tensor& x, const CsrMatrix& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
+void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w_transposed, Tensor& grad_x,
+                                  const Conv2dGeometry& g);
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g);
 void conv2d_backward_bias(const Tensor& grad_y, Tensor& grad_b);  // sum over N, H, W
 

@@ -1,0 +1,123 @@
+// The sparse execution path: CSR matrices, sparse_conv2d against conv2d, and
+// SparseExecution on a pruned ResNet.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "framework/autograd/node.h"
+#include "framework/backend/dispatch.h"
+#include "framework/ops/ops.h"
+#include "framework/prune/magnitude.h"
+#include "framework/prune/sparse_execution.h"
+#include "models/zoo.h"
+
+using namespace oa;
+
+namespace {
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  REQUIRE(x.size() == y.size());
+  double d = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) d = std::max(d, std::abs(x[i] - y[i]));
+  return d;
+}
+
+// A random weight with about `sparsity` exact zeros.
+Tensor sparse_weight(const Shape& shape, double sparsity, Rng& rng, DType dtype) {
+  auto values = randn(shape, rng).to_vector<double>();
+  const auto keep = rand_uniform(shape, rng, 0.0, 1.0).to_vector<double>();
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (keep[i] < sparsity) values[i] = 0.0;
+  return Tensor::from_vector(values, shape).to(dtype);
+}
+
+}  // namespace
+
+TEST_CASE("CSR: the nonzeros, in order, and the transpose") {
+  const Tensor m = Tensor::from_vector<double>({0, 2, 0, 3, 0, 0, 0, 0, 4, 5, 0, 6}, {3, 4});
+  const CsrMatrix csr = CsrMatrix::from_dense(m);
+  CHECK(csr.nonzeros() == 5);
+  CHECK(csr.row_start == std::vector<std::int64_t>{0, 2, 2, 5});
+  CHECK(csr.col_index == std::vector<std::int32_t>{1, 3, 0, 1, 3});
+  CHECK(csr.values.to_vector<double>() == std::vector<double>{2, 3, 4, 5, 6});
+  const CsrMatrix t = csr.transposed();
+  CHECK(t.rows == 4);
+  CHECK(t.cols == 3);
+  CHECK(t.row_start == std::vector<std::int64_t>{0, 1, 3, 3, 5});
+  CHECK(t.col_index == std::vector<std::int32_t>{2, 0, 2, 0, 2});
+  CHECK(t.values.to_vector<double>() == std::vector<double>{4, 2, 5, 3, 6});
+}
+
+TEST_CASE("sparse_conv2d equals conv2d: forward, input and bias gradients (float64)") {
+  struct Case {
+    std::int64_t batch, cin, cout, size, kernel, stride, padding;
+  };
+  // One image at a time (large plane), and blocks of several images (small planes).
+  for (const Case c : {Case{2, 3, 5, 12, 3, 1, 1}, Case{9, 4, 6, 5, 3, 2, 1}, Case{7, 8, 4, 6, 1, 1, 0}}) {
+    CAPTURE(c.batch);
+    CAPTURE(c.kernel);
+    Rng rng(5);
+    const Tensor w = sparse_weight({c.cout, c.cin, c.kernel, c.kernel}, 0.8, rng, DType::Float64);
+    Tensor b = randn({c.cout}, rng).to(DType::Float64).set_requires_grad();
+    Tensor x = randn({c.batch, c.cin, c.size, c.size}, rng).to(DType::Float64).set_requires_grad();
+    const Tensor projection = randn({c.batch, c.cout, (c.size + 2 * c.padding - c.kernel) / c.stride + 1,
+                                     (c.size + 2 * c.padding - c.kernel) / c.stride + 1},
+                                    rng)
+                                  .to(DType::Float64);
+    const Tensor dense = conv2d(x, w, b, c.stride, c.padding);
+    sum(mul(dense, projection)).backward();
+    const Tensor dense_gx = x.grad().clone(), dense_gb = b.grad().clone();
+    x.zero_grad();
+    b.zero_grad();
+    const auto sparse_w = std::make_shared<const SparseConvWeight>(SparseConvWeight::from_dense(w));
+    const Tensor sparse = sparse_conv2d(x, sparse_w, b, c.stride, c.padding);
+    sum(mul(sparse, projection)).backward();
+    CHECK(max_abs_diff(dense, sparse) < 1e-12);
+    CHECK(max_abs_diff(dense_gx, x.grad()) < 1e-12);
+    CHECK(max_abs_diff(dense_gb, b.grad()) < 1e-12);
+  }
+}
+
+TEST_CASE("SparseExecution runs a 95%-pruned ResNet-20 sparse, with the dense path's logits and input gradients") {
+  Rng rng(0);
+  auto model = models::make_model({.name = "resnet20", .in_channels = 1, .image_size = 28, .classes = 10}, rng);
+  prune::magnitude_prune(*model, {.sparsity = 0.95, .keep_first_dense = true});
+  model->eval();
+  model->set_requires_grad(false);
+  const Tensor x = rand_uniform({4, 1, 28, 28}, rng, 0.0, 1.0);
+  const auto logits_and_gradient = [&] {
+    Tensor input = x.clone().set_requires_grad();
+    Tensor logits = (*model)(input);
+    sum(logits).backward();
+    return std::pair{logits.detach(), input.grad()};
+  };
+  const auto [dense_logits, dense_grad] = logits_and_gradient();
+  backend::reset_kernel_calls();
+  {
+    prune::SparseExecution sparse(*model, 0.9);
+    std::size_t at_least_90 = 0;  // global pruning leaves the early layers denser
+    for (const auto& [name, module] : model->named_modules())
+      if (auto* conv = dynamic_cast<nn::Conv2d*>(module)) {
+        const auto w = conv->weight.to_vector<double>();
+        at_least_90 += double(std::count(w.begin(), w.end(), 0.0)) >= 0.9 * double(w.size());
+      }
+    CHECK(sparse.sparse_layers() == at_least_90);
+    CHECK(sparse.sparse_layers() >= 8);
+    const auto [logits, grad] = logits_and_gradient();
+    CHECK(max_abs_diff(logits, dense_logits) < 1e-4);
+    CHECK(max_abs_diff(grad, dense_grad) < 1e-5);
+    CHECK(backend::kernel_calls("sparse_conv2d_forward") == static_cast<long>(sparse.sparse_layers()));
+    CHECK(backend::kernel_calls("sparse_conv2d_backward_input") == static_cast<long>(sparse.sparse_layers()));
+    // A weight that wants its gradient takes the dense path.
+    model->set_requires_grad(true);
+    backend::reset_kernel_calls();
+    sum((*model)(x)).backward();
+    CHECK(backend::kernel_calls("sparse_conv2d_forward") == 0);
+    model->set_requires_grad(false);
+  }
+  backend::reset_kernel_calls();
+  logits_and_gradient();
+  CHECK(backend::kernel_calls("sparse_conv2d_forward") == 0);  // the scope ended
+}
