@@ -126,10 +126,9 @@ void sparse_conv2d_forward(const Tensor& x, const CsrMatrix& w, const Tensor* bi
   cpu::sparse_conv2d_forward(x, w, bias, y, g);
 }
 
-void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w_transposed, Tensor& grad_x,
-                                  const Conv2dGeometry& g) {
+void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w, Tensor& grad_x, const Conv2dGeometry& g) {
   enter("sparse_conv2d_backward_input", grad_y);
-  cpu::sparse_conv2d_backward_input(grad_y, w_transposed, grad_x, g);
+  cpu::sparse_conv2d_backward_input(grad_y, w, grad_x, g);
 }
 
 void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean, Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean, Tensor& save_invstd) {

@@ -79,11 +79,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g);
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g);
 void conv2d_backward_bias(const Tensor& grad_y, Tensor& grad_b);  // sum over N, H, W
-// The same with a pruned weight in CSR form ([C_out, C_in*KH*KW], groups 1; CPU only): the
-// forward, and the input gradient from the transposed CSR ([C_in*KH*KW, C_out]).
+// The forward and the input gradient with a pruned weight in CSR form ([C_out, C_in*KH*KW],
+// groups 1; CPU only): direct sparse convolution, cost proportional to the nonzeros.
 void sparse_conv2d_forward(const Tensor& x, const CsrMatrix& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
-void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w_transposed, Tensor& grad_x,
-                                  const Conv2dGeometry& g);
+void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w, Tensor& grad_x, const Conv2dGeometry& g);
 
 // ---- batch normalisation (x is [N, C, H, W]; statistics per channel) ----------------------
 // Training: normalise with the batch statistics; save_mean and save_invstd are [C] and keep

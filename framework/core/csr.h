@@ -17,7 +17,6 @@ struct CsrMatrix {
   std::int64_t nonzeros() const { return static_cast<std::int64_t>(col_index.size()); }
   // The exact nonzeros of a 2-D tensor.
   static CsrMatrix from_dense(const Tensor& matrix);
-  CsrMatrix transposed() const;
 };
 
 }  // namespace oa

@@ -63,11 +63,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 // x [N, C_in, H, W], w [C_out, C_in/groups, KH, KW], b [C_out] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), std::int64_t stride = 1,
               std::int64_t padding = 0, std::int64_t groups = 1);
-// A pruned conv weight for sparse_conv2d: its shape [C_out, C_in, KH, KW], the weight as a
-// CSR matrix [C_out, C_in*KH*KW] (forward) and its transpose (input gradient).
+// A pruned conv weight for sparse_conv2d: its shape [C_out, C_in, KH, KW] and the weight as
+// a CSR matrix [C_out, C_in*KH*KW].
 struct SparseConvWeight {
   Shape shape;
-  CsrMatrix matrix, transposed;
+  CsrMatrix matrix;
   static SparseConvWeight from_dense(const Tensor& w);
 };
 // conv2d with groups 1 and a constant sparse weight (sparse_conv2d.cpp); CPU only. Backward

@@ -1,7 +1,7 @@
-// sparse_conv2d: conv2d (conv2d.cpp) with a pruned, constant weight held in CSR form.
-//   y = W x as a product of the CSR matrix W [C_out, C_in*KH*KW] with the im2col columns,
-//   which skips the pruned weights: cost ~ nonzeros instead of C_out * C_in * KH * KW.
-//   backward: dx = the transposed convolution, through the transposed CSR matrix W^T;
+// sparse_conv2d: conv2d (conv2d.cpp) with a pruned, constant weight held in CSR form
+// (rows: output channels). The kernels skip the pruned weights: cost ~ nonzeros instead of
+// C_out * C_in * KH * KW per output pixel (backend/cpu/sparse_conv2d.cpp explains how).
+//   backward: dx = the transposed convolution with the same sparse weight;
 //             db = sum of dy over n, oh, ow. The weight gets no gradient: the sparse path
 //             serves inference and attacks, whose weights are frozen.
 #include <memory>
@@ -15,9 +15,7 @@ namespace oa {
 
 SparseConvWeight SparseConvWeight::from_dense(const Tensor& w) {
   check_rank(w, 4, "SparseConvWeight", "weight");
-  CsrMatrix matrix = CsrMatrix::from_dense(w.reshape({w.size(0), -1}));
-  CsrMatrix transposed = matrix.transposed();
-  return {.shape = w.shape(), .matrix = std::move(matrix), .transposed = std::move(transposed)};
+  return {.shape = w.shape(), .matrix = CsrMatrix::from_dense(w.reshape({w.size(0), -1}))};
 }
 
 Tensor sparse_conv2d(const Tensor& x, const std::shared_ptr<const SparseConvWeight>& w, const Tensor& b,
@@ -39,7 +37,7 @@ Tensor sparse_conv2d(const Tensor& x, const std::shared_ptr<const SparseConvWeig
                   std::vector<Tensor> grads(2);
                   if (needs[0]) {
                     grads[0] = Tensor::empty(x_shape, grad.dtype(), grad.device());
-                    backend::sparse_conv2d_backward_input(grad, w->transposed, grads[0], g);
+                    backend::sparse_conv2d_backward_input(grad, w->matrix, grads[0], g);
                   }
                   if (needs[1]) {
                     grads[1] = Tensor::empty({g.out_channels}, grad.dtype(), grad.device());

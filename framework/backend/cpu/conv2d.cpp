@@ -1,5 +1,4 @@
-// Convolution on the CPU: im2col + one GEMM per group, over blocks of images; pruned
-// weights can replace the GEMM with a sparse product (the CSR weight times the columns).
+// Convolution on the CPU: im2col + one GEMM per group, over blocks of images.
 //
 // For a block of B images and one group, with K = (C_in/groups) * KH * KW and P = OH * OW:
 //   col[K, B*P]     = im2col(x)   (each column holds the receptive field of one output pixel)
@@ -146,103 +145,37 @@ const T* block_columns(const T* x, const Conv2dGeometry& g, const ConvPlan& p, s
   return buffer.data();
 }
 
-// The forward over blocks of images; the weight product is left to
-//   multiply(grp, cols, col, dst):  dst[C_out/g, cols] = W_g @ col[K, cols]
-// (a dense GEMM, or the sparse product of a pruned weight).
-template <class T, class Multiply>
-void forward_blocks(const Tensor& x, const Tensor* bias, Tensor& y, const Conv2dGeometry& g, const Multiply& multiply) {
-  const ConvPlan p(g);
-  const T* px = x.data<T>();
-  const T* pb = bias ? bias->data<T>() : nullptr;
-  T* py = y.data<T>();
-#pragma omp parallel if (worth_threading(g))
-  {
-    std::vector<T> col(p.k * p.block * p.plane), out(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
-#pragma omp for schedule(static)
-    for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
-      const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
-      for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* c = block_columns(px, g, p, n0, nb, grp, col);
-        // One image: write y directly; several: into `out`, then scatter to NCHW.
-        T* dst = nb == 1 ? py + n0 * p.y_image + grp * p.cout_g * p.plane : out.data();
-        multiply(grp, cols, c, dst);
-        if (nb > 1) scatter_block(out.data(), n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, py);
-      }
-      if (pb)
-        for (std::int64_t n = n0; n < n0 + nb; ++n)
-          for (std::int64_t co = 0; co < g.out_channels; ++co) {
-            T* o = py + n * p.y_image + co * p.plane;
-            for (std::int64_t i = 0; i < p.plane; ++i) o[i] += pb[co];
-          }
-    }
-  }
-}
-
-// The input gradient over blocks of images; the weight product is left to
-//   multiply_transposed(grp, cols, gy, dst):  dst[K, cols] = W_g^T @ gy[C_out/g, cols]
-template <class T, class MultiplyTransposed>
-void backward_input_blocks(const Tensor& grad_y, Tensor& grad_x, const Conv2dGeometry& g,
-                           const MultiplyTransposed& multiply_transposed) {
-  const ConvPlan p(g);
-  const T* pg = grad_y.data<T>();
-  T* pgx = grad_x.data<T>();
-  const bool direct = p.block == 1 && is_pointwise(g);  // grad_col is grad_x itself
-#pragma omp parallel if (worth_threading(g))
-  {
-    std::vector<T> col(direct ? 0 : p.k * p.block * p.plane), gy(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
-#pragma omp for schedule(static)
-    for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
-      const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
-      if (!direct) std::fill_n(pgx + n0 * p.x_image, nb * p.x_image, T(0));
-      for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-        T* gx_g = pgx + n0 * p.x_image + grp * p.cin_g * p.in_plane;
-        const T* gy_g = pg + n0 * p.y_image + grp * p.cout_g * p.plane;
-        if (nb > 1) {
-          gather_block(pg, n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, gy.data());
-          gy_g = gy.data();
-        }
-        multiply_transposed(grp, cols, gy_g, direct ? gx_g : col.data());
-        if (!direct)
-          for (std::int64_t b = 0; b < nb; ++b) col2im(col.data() + b * p.plane, cols, p.cin_g, g, gx_g + b * p.x_image);
-      }
-    }
-  }
-}
-
-// c[M, n] = a[M, K] @ b[K, n] for a CSR matrix a, all row-major with row stride n.
-// Columns go in chunks of kChunk: a chunk of b (K x kChunk) stays in cache while every
-// row of a uses it, and the chunk's accumulators stay in vector registers.
-template <class T>
-void csr_matmul(const CsrMatrix& a, const T* b, std::int64_t n, T* c) {
-  constexpr std::int64_t kChunk = 64;
-  const T* values = a.values.data<T>();
-  for (std::int64_t j0 = 0; j0 < n; j0 += kChunk) {
-    const std::int64_t width = std::min(kChunk, n - j0);
-    for (std::int64_t i = 0; i < a.rows; ++i) {
-      T acc[kChunk] = {};
-      for (std::int64_t e = a.row_start[i]; e < a.row_start[i + 1]; ++e) {
-        const T w = values[e];
-        const T* row = b + static_cast<std::int64_t>(a.col_index[e]) * n + j0;
-        if (width == kChunk)
-          for (std::int64_t j = 0; j < kChunk; ++j) acc[j] += w * row[j];
-        else
-          for (std::int64_t j = 0; j < width; ++j) acc[j] += w * row[j];
-      }
-      std::copy_n(acc, width, c + i * n + j0);
-    }
-  }
-}
-
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
   dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     const ConvPlan p(g);
+    const T* px = x.data<T>();
     const T* pw = w.data<T>();
-    forward_blocks<T>(x, bias, y, g, [&](std::int64_t grp, std::int64_t cols, const T* c, T* dst) {
-      gemm<T>(false, false, p.cout_g, cols, p.k, T(1), pw + grp * p.cout_g * p.k, p.k, c, cols, T(0), dst, cols);
-    });
+    const T* pb = bias ? bias->data<T>() : nullptr;
+    T* py = y.data<T>();
+#pragma omp parallel if (worth_threading(g))
+    {
+      std::vector<T> col(p.k * p.block * p.plane), out(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
+#pragma omp for schedule(static)
+      for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
+        const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
+        for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+          const T* c = block_columns(px, g, p, n0, nb, grp, col);
+          // One image: write y directly; several: into `out`, then scatter to NCHW.
+          T* dst = nb == 1 ? py + n0 * p.y_image + grp * p.cout_g * p.plane : out.data();
+          gemm<T>(false, false, p.cout_g, cols, p.k, T(1), pw + grp * p.cout_g * p.k, p.k, c, cols, T(0), dst, cols);
+          if (nb > 1) scatter_block(out.data(), n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, py);
+        }
+        if (pb)
+          for (std::int64_t n = n0; n < n0 + nb; ++n)
+            for (std::int64_t co = 0; co < g.out_channels; ++co) {
+              T* o = py + n * p.y_image + co * p.plane;
+              for (std::int64_t i = 0; i < p.plane; ++i) o[i] += pb[co];
+            }
+      }
+    }
   });
 }
 
@@ -250,30 +183,32 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
   dispatch_floating(grad_y.dtype(), "conv2d backward (input)", [&](auto tag) {
     using T = decltype(tag);
     const ConvPlan p(g);
+    const T* pg = grad_y.data<T>();
     const T* pw = w.data<T>();
-    // grad_col[K, B*P] = W_g^T @ grad_y_g
-    backward_input_blocks<T>(grad_y, grad_x, g, [&](std::int64_t grp, std::int64_t cols, const T* gy, T* dst) {
-      gemm<T>(true, false, p.k, cols, p.cout_g, T(1), pw + grp * p.cout_g * p.k, p.k, gy, cols, T(0), dst, cols);
-    });
-  });
-}
-
-void sparse_conv2d_forward(const Tensor& x, const CsrMatrix& w, const Tensor* bias, Tensor& y,
-                           const Conv2dGeometry& g) {
-  dispatch_floating(x.dtype(), "sparse_conv2d", [&](auto tag) {
-    using T = decltype(tag);
-    forward_blocks<T>(x, bias, y, g,
-                      [&](std::int64_t, std::int64_t cols, const T* c, T* dst) { csr_matmul<T>(w, c, cols, dst); });
-  });
-}
-
-void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w_transposed, Tensor& grad_x,
-                                  const Conv2dGeometry& g) {
-  dispatch_floating(grad_y.dtype(), "sparse_conv2d backward (input)", [&](auto tag) {
-    using T = decltype(tag);
-    backward_input_blocks<T>(grad_y, grad_x, g, [&](std::int64_t, std::int64_t cols, const T* gy, T* dst) {
-      csr_matmul<T>(w_transposed, gy, cols, dst);
-    });
+    T* pgx = grad_x.data<T>();
+    const bool direct = p.block == 1 && is_pointwise(g);  // grad_col is grad_x itself
+#pragma omp parallel if (worth_threading(g))
+    {
+      std::vector<T> col(direct ? 0 : p.k * p.block * p.plane), gy(p.block > 1 ? p.cout_g * p.block * p.plane : 0);
+#pragma omp for schedule(static)
+      for (std::int64_t blk = 0; blk < p.blocks; ++blk) {
+        const std::int64_t n0 = p.first(blk), nb = p.count(g, blk), cols = nb * p.plane;
+        if (!direct) std::fill_n(pgx + n0 * p.x_image, nb * p.x_image, T(0));
+        for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+          T* gx_g = pgx + n0 * p.x_image + grp * p.cin_g * p.in_plane;
+          const T* gy_g = pg + n0 * p.y_image + grp * p.cout_g * p.plane;
+          if (nb > 1) {
+            gather_block(pg, n0, nb, grp * p.cout_g, p.cout_g, p.y_image, p.plane, gy.data());
+            gy_g = gy.data();
+          }
+          // grad_col[K, B*P] = W_g^T @ grad_y_g
+          gemm<T>(true, false, p.k, cols, p.cout_g, T(1), pw + grp * p.cout_g * p.k, p.k, gy_g, cols, T(0),
+                  direct ? gx_g : col.data(), cols);
+          if (!direct)
+            for (std::int64_t b = 0; b < nb; ++b) col2im(col.data() + b * p.plane, cols, p.cin_g, g, gx_g + b * p.x_image);
+        }
+      }
+    }
   });
 }
 

@@ -30,8 +30,7 @@ void sum_rows(const Tensor& grad, Tensor& grad_bias);
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g);
 void sparse_conv2d_forward(const Tensor& x, const CsrMatrix& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
-void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w_transposed, Tensor& grad_x,
-                                  const Conv2dGeometry& g);
+void sparse_conv2d_backward_input(const Tensor& grad_y, const CsrMatrix& w, Tensor& grad_x, const Conv2dGeometry& g);
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g);
 void conv2d_backward_bias(const Tensor& grad_y, Tensor& grad_b);  // sum over N, H, W
 
