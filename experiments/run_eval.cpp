@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <optional>
 
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
@@ -14,6 +15,7 @@
 #include "framework/autograd/node.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/npy.h"
+#include "framework/prune/sparse_execution.h"
 #include "framework/util/runtime.h"
 
 namespace {
@@ -22,6 +24,7 @@ struct Args {
   std::string checkpoint, split = "test", input, dump_logits, out;
   oa::experiments::DataChoice data;
   std::int64_t batch_size = 500;
+  double sparse_threshold = 1.0;  // above 1: never
   int threads = 2;
 };
 
@@ -47,6 +50,11 @@ int run(const Args& args) {
   set_num_threads(args.threads);
   auto loaded = experiments::load_model(args.checkpoint);
   std::printf("model: %s from %s\n", loaded.config.name.c_str(), args.checkpoint.c_str());
+  std::optional<prune::SparseExecution> sparse;
+  if (args.sparse_threshold <= 1.0) {
+    sparse.emplace(*loaded.model, args.sparse_threshold);
+    std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse->sparse_layers(), args.sparse_threshold);
+  }
   Tensor inputs;
   nlohmann::json summary = {{"checkpoint", args.checkpoint}, {"architecture", loaded.config.name}};
   if (!args.input.empty()) {
@@ -95,6 +103,8 @@ int main(int argc, char** argv) {
   app.add_option("--dump-logits", args.dump_logits, "Write the logits as float32 [N, classes] .npy");
   app.add_option("--out", args.out, "Write a JSON summary here");
   app.add_option("--batch-size", args.batch_size, "Images per forward pass")->capture_default_str();
+  app.add_option("--sparse", args.sparse_threshold,
+                 "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
   app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
   return oa::experiments::run_cli(app, argc, argv, "run_eval", [&] { return run(args); });
 }

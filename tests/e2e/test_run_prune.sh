@@ -58,6 +58,20 @@ print(ladder["rungs"][-1]["test_accuracy"], ev["accuracy"])
 sys.exit(0 if abs(ladder["rungs"][-1]["test_accuracy"] - ev["accuracy"]) < 1e-9 else 1)
 PY
 
+"$run_eval" --model "$work/global/rung-0.9/checkpoint.safetensors" --data-dir "$work/data" --split test \
+  --sparse 0.85 --dump-logits "$work/sparse_logits.npy" --out "$work/eval_sparse.json" >"$work/eval_sparse.log" 2>&1
+"$run_eval" --model "$work/global/rung-0.9/checkpoint.safetensors" --data-dir "$work/data" --split test \
+  --dump-logits "$work/dense_logits.npy" >/dev/null 2>&1
+check "run_eval --sparse runs pruned convs on the sparse path with the dense path's logits" \
+  "$python" - "$work/eval_sparse.log" "$work/sparse_logits.npy" "$work/dense_logits.npy" <<'PY'
+import re, sys
+import numpy as np
+layers = int(re.search(r"sparse path: (\d+) conv layers", open(sys.argv[1]).read()).group(1))
+a, b = np.load(sys.argv[2]), np.load(sys.argv[3])
+print("sparse layers", layers, "max logit difference", np.abs(a - b).max())
+sys.exit(0 if layers >= 5 and np.abs(a - b).max() < 1e-3 * max(1.0, np.abs(b).max()) else 1)
+PY
+
 # 2. Resume: drop the last rung as a kill during it would, and continue; same numbers.
 cp -r "$work/global" "$work/killed"
 "$python" - "$work/killed/ladder.json" <<'PY'
