@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attacks/frozen_model.h"
+#include "attacks/masked_adam.h"
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 
@@ -15,33 +16,6 @@ namespace {
 
 constexpr double kBoxShrink = 1.0 - 1e-6;  // keeps atanh finite at the box edges
 constexpr double kNoUpperBound = 1e10;
-
-// Adam on the rows of w [N, D] whose sample is active; the others are left untouched.
-struct MaskedAdam {
-  std::vector<double> m, v;
-  std::vector<std::int64_t> t;  // steps taken, per sample
-  double lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-
-  MaskedAdam(std::int64_t n, std::int64_t dim, double lr_) : m(n * dim), v(n * dim), t(n), lr(lr_) {}
-  void reset_sample(std::int64_t i, std::int64_t dim) {
-    std::fill_n(m.begin() + i * dim, dim, 0.0);
-    std::fill_n(v.begin() + i * dim, dim, 0.0);
-    t[i] = 0;
-  }
-  void step(std::vector<double>& w, const std::vector<double>& grad, const std::vector<bool>& active, std::int64_t dim) {
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      if (!active[i]) continue;
-      ++t[i];
-      const double c1 = 1 - std::pow(beta1, static_cast<double>(t[i]));
-      const double c2 = 1 - std::pow(beta2, static_cast<double>(t[i]));
-      for (std::int64_t k = static_cast<std::int64_t>(i) * dim; k < static_cast<std::int64_t>(i + 1) * dim; ++k) {
-        m[k] = beta1 * m[k] + (1 - beta1) * grad[k];
-        v[k] = beta2 * v[k] + (1 - beta2) * grad[k] * grad[k];
-        w[k] -= lr * (m[k] / c1) / (std::sqrt(v[k] / c2) + eps);
-      }
-    }
-  }
-};
 
 }  // namespace
 
@@ -65,7 +39,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
   std::vector<double> best_l2sq(n, std::numeric_limits<double>::infinity());
   std::vector<double> best_adv = xs;
   std::vector<double> w(xs.size(), 0.0);  // the perturbation in tanh space
-  MaskedAdam adam(n, dim, o.lr);
+  detail::MaskedAdam adam(n, dim, o.lr);
   AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
   const double sign = o.targeted ? -1.0 : 1.0;  // untargeted margin Z_y - max; targeted its negative
   const std::int64_t check_every = std::max<std::int64_t>(1, o.iterations / 10);
@@ -73,7 +47,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
   for (std::int64_t step = 0; step < o.search_steps; ++step) {
     if (!o.warm_start || step == 0) {
       std::fill(w.begin(), w.end(), 0.0);
-      for (std::int64_t i = 0; i < n; ++i) adam.reset_sample(i, dim);
+      for (std::int64_t i = 0; i < n; ++i) adam.reset_sample(i);
     }
     std::vector<bool> active(n, true), found(n, false);
     std::vector<double> previous_loss(n, std::numeric_limits<double>::infinity());
@@ -107,7 +81,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
           previous_loss[i] = losses[i];
         }
       }
-      adam.step(w, w_tensor.grad().to_vector<double>(), active, dim);
+      adam.step(w, w_tensor.grad().to_vector<double>(), active);
       if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
     }
     // The per-sample search over c: x10 until success, then bisection.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end: run_train on tiny data written here, then its errors on bad input.
+# End-to-end: run_train on tiny data written here, run_eval and run_cw on its model, then
+# their errors on bad input.
 # Usage: test_run_train.sh RUN_TRAIN PYTHON WORKDIR
 set -uo pipefail
 run_train=$1 python=$2 work=$3
@@ -67,39 +68,87 @@ print(logits.shape, np.load(f"{work}/x_logits.npy").shape)
 sys.exit(0 if logits.shape == (100, 10) and np.load(f"{work}/x_logits.npy").shape == (7, 10) else 1)
 PY
 
-# 4. run_cw on the trained model: per-sample CSV, summary, and a resume that redoes nothing.
+# 4. run_cw on the trained model: several attacks, each in its own directory, best/ the
+#    per-sample minimum over them; a resume after a kill; errors that name the flag.
 run_cw=$(dirname "$run_train")/run_cw
-"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --batch-size 5 \
-  --search-steps 3 --iterations 50 --c0 1 --out "$work/cw" >"$work/cw.log" 2>&1
-check "run_cw writes one CSV row per sample and a summary" "$python" - "$work/cw" <<'PY'
+cw_args=(--model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --batch-size 5
+         --attack cw-l2,ddn,cw-linf,pgd-bisect-linf --search-steps 3 --iterations 30 --c0 1 --max-steps 60 --linf-lr 0.01
+         --ddn-steps 30 --bisect-steps 5 --pgd-iterations 10 --threads 1)
+"$run_cw" "${cw_args[@]}" --out "$work/cw" >"$work/cw.log" 2>&1
+check "run_cw exits 0" test $? -eq 0
+check "run_cw: per attack one CSV row per sample and a summary; failures NaN, never 0" "$python" - "$work/cw" <<'PY'
 import csv, json, math, sys
-rows = list(csv.DictReader(open(f"{sys.argv[1]}/samples.csv")))
-s = json.load(open(f"{sys.argv[1]}/summary.json"))
-attacked = [r for r in rows if r["attacked"] == "1"]
-ok = [r for r in attacked if r["success"] == "1"]
-print(len(rows), "rows", len(attacked), "attacked", len(ok), "broken; success rate", s["success_rate"])
-good = len(rows) == 12 and len(ok) >= 1 and s["attacked"] == len(attacked) and abs(s["success_rate"] - len(ok) / max(1, len(attacked))) < 1e-12
-good = good and all(float(r["l2"]) > 0 for r in ok) and all(math.isnan(float(r["l2"])) for r in attacked if r not in ok)
+good = True
+for attack in ["cw-l2", "ddn", "cw-linf", "pgd-bisect-linf"]:
+    rows = list(csv.DictReader(open(f"{sys.argv[1]}/{attack}/samples.csv")))
+    s = json.load(open(f"{sys.argv[1]}/{attack}/summary.json"))
+    attacked = [r for r in rows if r["attacked"] == "1"]
+    ok = [r for r in attacked if r["success"] == "1"]
+    print(attack, len(rows), "rows", len(attacked), "attacked", len(ok), "broken; success rate", s["success_rate"])
+    good = good and s["attack"] == attack and len(rows) == 12 and len(ok) >= 1 and s["attacked"] == len(attacked)
+    good = good and abs(s["success_rate"] - len(ok) / max(1, len(attacked))) < 1e-12
+    good = good and all(float(r["l2"]) > 0 and float(r["linf"]) > 0 for r in ok)
+    good = good and all(math.isnan(float(r["l2"])) for r in rows if r not in ok)
 sys.exit(0 if good else 1)
 PY
-cp "$work/cw/samples.csv" "$work/cw_before.csv"
-"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --batch-size 5 \
-  --search-steps 3 --iterations 50 --c0 1 --out "$work/cw" --resume >"$work/cw2.log" 2>&1
-check "run_cw --resume keeps the finished samples" cmp -s "$work/cw/samples.csv" "$work/cw_before.csv"
-check "run_cw --resume says what it skipped" grep -q "resume: 12 samples already done" "$work/cw2.log"
-
-"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --attack pgd-bisect-linf \
-  --bisect-steps 6 --pgd-iterations 10 --out "$work/pgd" >"$work/pgd.log" 2>&1
-check "run_cw --attack pgd-bisect-linf: an Linf upper bound per sample" "$python" - "$work/pgd" <<'PY'
-import csv, json, sys
-rows = list(csv.DictReader(open(f"{sys.argv[1]}/samples.csv")))
-s = json.load(open(f"{sys.argv[1]}/summary.json"))
-ok = [r for r in rows if r["success"] == "1"]
-print(s["attack"], len(ok), "broken, Linf median", s["linf"]["median"])
-sys.exit(0 if s["attack"] == "pgd-bisect-linf" and ok and all(0 < float(r["linf"]) <= 1 for r in ok) else 1)
+check "run_cw: best/ holds each sample's smallest L2 and Linf over the attacks, and who found it" "$python" - "$work/cw" <<'PY'
+import csv, json, math, sys
+attacks = ["cw-l2", "ddn", "cw-linf", "pgd-bisect-linf"]
+per = {a: {r["index"]: r for r in csv.DictReader(open(f"{sys.argv[1]}/{a}/samples.csv"))} for a in attacks}
+best = list(csv.DictReader(open(f"{sys.argv[1]}/best/samples.csv")))
+s = json.load(open(f"{sys.argv[1]}/best/summary.json"))
+good = len(best) == 12 and s["attacks"] == attacks
+for b in best:
+    rows = [per[a][b["index"]] for a in attacks]
+    ok = [(a, r) for a, r in zip(attacks, rows) if r["success"] == "1"]
+    good = good and (b["success"] == "1") == bool(ok)
+    good = good and int(b["forwards"]) == sum(int(r["forwards"]) for r in rows)
+    for norm in ["l2", "linf"]:
+        if not ok:
+            good = good and math.isnan(float(b[norm])) and b[norm + "_attack"] == ""
+            continue
+        smallest = min(float(r[norm]) for a, r in ok)
+        good = good and float(b[norm]) == smallest and float(per[b[norm + "_attack"]][b["index"]][norm]) == smallest
+wins = sum(s["l2_found_by"].values())
+print("best success rate", s["success_rate"], "median L2", s["l2"]["median"], "L2 found by", s["l2_found_by"])
+good = good and wins == sum(b["success"] == "1" for b in best)
+sys.exit(0 if good else 1)
 PY
-"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --attack fgsm >"$work/bad_attack.log" 2>&1
-check "run_cw refuses an unknown attack" grep -q "attack must be cw-l2, pgd-bisect-linf or pgd-bisect-l2" "$work/bad_attack.log"
+
+# A kill in the second batch: cw-l2 had finished it, the other attacks had not begun it.
+for attack in ddn cw-linf pgd-bisect-linf; do
+  head -n 6 "$work/cw/$attack/samples.csv" >"$work/cw/$attack/cut.csv" && mv "$work/cw/$attack/cut.csv" "$work/cw/$attack/samples.csv"
+done
+cp -r "$work/cw" "$work/cw_before"
+"$run_cw" "${cw_args[@]}" --out "$work/cw" --resume >"$work/cw2.log" 2>&1
+check "run_cw --resume says what each attack had done" grep -q "resume: 5 samples already done in .*ddn/samples.csv" "$work/cw2.log"
+check "run_cw --resume keeps the finished rows and completes the others" "$python" - "$work/cw_before" "$work/cw" <<'PY'
+import csv, sys
+good = True
+for attack in ["cw-l2", "ddn", "cw-linf", "pgd-bisect-linf", "best"]:
+    before, after = (list(csv.DictReader(open(f"{d}/{attack}/samples.csv"))) for d in sys.argv[1:3])
+    print(attack, len(before), "->", len(after), "rows")
+    good = good and len(after) == 12 and after[:len(before)] == before
+sys.exit(0 if good else 1)
+PY
+"$run_cw" "${cw_args[@]}" --out "$work/cw" --resume --gamma 0.1 >"$work/cw3.log" 2>&1
+check "run_cw --resume with other options is refused" grep -q "resume: .*ddn/summary.json was written with options" "$work/cw3.log"
+
+"$run_cw" --model "$work/out/checkpoint.safetensors,$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 6 \
+  --attack ddn --ddn-steps 20 --targeted --target random --threads 1 --out "$work/cw_models" >"$work/cw_models.log" 2>&1
+check "run_cw: several --model, one directory each; targeted runs record their targets" "$python" - "$work/cw_models" <<'PY'
+import csv, json, sys
+good = True
+for name in ["out", "out-2"]:
+    rows = list(csv.DictReader(open(f"{sys.argv[1]}/{name}/ddn/samples.csv")))
+    s = json.load(open(f"{sys.argv[1]}/{name}/best/summary.json"))
+    print(name, [(r["label"], r["target"]) for r in rows], s["targeted"], s["target"])
+    good = good and len(rows) == 6 and s["targeted"] and s["target"] == "random"
+    good = good and all(0 <= int(r["target"]) < 10 and r["target"] != r["label"] for r in rows)
+sys.exit(0 if good else 1)
+PY
+"$run_cw" --model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --attack cw-l2,fgsm >"$work/bad_attack.log" 2>&1
+check "run_cw refuses an unknown attack, naming the flag and the value" grep -q -- "--attack: unknown attack 'fgsm'" "$work/bad_attack.log"
 
 # 5. Bad input: a clear error naming the problem, a non-zero exit, nothing written.
 expect_error() {  # expect_error DESCRIPTION PATTERN ARGS...
