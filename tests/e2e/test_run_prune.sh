@@ -3,15 +3,7 @@
 # Usage: test_run_prune.sh RUN_TRAIN RUN_PRUNE RUN_EVAL PYTHON WORKDIR
 set -uo pipefail
 run_train=$1 run_prune=$2 run_eval=$3 python=$4 work=$5
-here=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work" && mkdir -p "$work"
-failures=0
-check() {  # check DESCRIPTION COMMAND...: counts a failure when the command fails
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
-"$python" "$here/make_tiny_idx.py" "$work/data" || exit 1
+source "$(dirname "$0")/common.sh"
 "$run_train" --model resnet20 --data-dir "$work/data" --epochs 8 --batch-size 20 --lr 0.05 --out "$work/dense" \
   >"$work/train.log" 2>&1 || { cat "$work/train.log"; exit 1; }
 dense=$work/dense/checkpoint.safetensors

@@ -4,15 +4,7 @@
 # Usage: test_run_train.sh RUN_TRAIN PYTHON WORKDIR
 set -uo pipefail
 run_train=$1 python=$2 work=$3
-here=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work" && mkdir -p "$work"
-failures=0
-check() {  # check DESCRIPTION COMMAND...: counts a failure when the command fails
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-
-"$python" "$here/make_tiny_idx.py" "$work/data" || exit 1
+source "$(dirname "$0")/common.sh"
 
 # 1. A short run learns the tiny task and writes a summary that says so.
 "$run_train" --data-dir "$work/data" --epochs 3 --batch-size 20 --lr 0.05 --out "$work/out" >"$work/train.log" 2>&1
