@@ -47,6 +47,7 @@
 #include "experiments/common/statistics.h"
 #include "framework/autograd/node.h"
 #include "framework/io/atomic_file.h"
+#include "framework/prune/sparse_execution.h"
 #include "framework/util/progress_bar.h"
 #include "framework/util/runtime.h"
 
@@ -76,6 +77,7 @@ struct Args {
   oa::attacks::DdnOptions ddn;
   oa::attacks::PgdOptions pgd{.eps = 0.0, .iterations = 50};  // eps 0: 1 (Linf) or 10 (L2)
   std::int64_t bisect_steps = 10;
+  double sparse_threshold = 2.0;  // above 1: the dense path everywhere
   int threads = 2;
 };
 
@@ -389,6 +391,12 @@ void print_table(const std::vector<AttackRun>& runs) {
 void attack_model(const Args& args, const std::string& checkpoint, const fs::path& out) {
   using namespace oa;
   auto loaded = experiments::load_model(checkpoint);
+  // Pruned convs on the sparse path: the same function, fewer FLOPs (prune/sparse_execution.h).
+  std::optional<prune::SparseExecution> sparse;
+  if (args.sparse_threshold <= 1.0) {
+    sparse.emplace(*loaded.model, args.sparse_threshold);
+    std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse->sparse_layers(), args.sparse_threshold);
+  }
   // The data set the model was trained on, as its checkpoint says.
   experiments::DataChoice choice{.name = loaded.metadata.value("dataset", std::string("fashion-mnist")),
                                  .dir = args.data_dir,
@@ -524,6 +532,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->needs(targeted);
   app.add_option("--seed", args.seed, "Seed of --target random")->capture_default_str();
+  app.add_option("--sparse", args.sparse_threshold,
+                 "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
   app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
 
   auto* cw = app.add_option_group("cw-l2 and cw-linf", "Unset flags take the preset's value");

@@ -64,6 +64,12 @@ print("sparse layers", layers, "max logit difference", np.abs(a - b).max())
 sys.exit(0 if layers >= 5 and np.abs(a - b).max() < 1e-3 * max(1.0, np.abs(b).max()) else 1)
 PY
 
+run_cw=$(dirname "$run_prune")/run_cw
+"$run_cw" --model "$work/global/rung-0.5/checkpoint.safetensors" --data-dir "$work/data" --attack ddn --ddn-steps 10 \
+  --n 20 --sparse 0.4 --out "$work/cw_sparse" >"$work/cw_sparse.log" 2>&1
+check "run_cw --sparse attacks a pruned rung on the sparse path" \
+  grep -q "sparse path: [1-9][0-9]* conv layers" "$work/cw_sparse.log"
+
 # 2. Resume: drop the last rung as a kill during it would, and continue; same numbers.
 cp -r "$work/global" "$work/killed"
 "$python" - "$work/killed/ladder.json" <<'PY'
