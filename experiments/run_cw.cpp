@@ -45,6 +45,7 @@
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/statistics.h"
+#include "experiments/common/training.h"
 #include "framework/autograd/node.h"
 #include "framework/io/atomic_file.h"
 #include "framework/prune/sparse_execution.h"
@@ -339,7 +340,8 @@ Best best_of(const std::vector<AttackRun>& runs) {
   return best;
 }
 
-void write_best(const std::vector<AttackRun>& runs, const fs::path& dir, nlohmann::json identity) {
+// Writes best/ (when dir is set) and returns its summary.
+nlohmann::json write_best(const std::vector<AttackRun>& runs, const fs::path& dir, nlohmann::json identity) {
   const Best best = best_of(runs);
   std::string csv = "index,label,target,attacked,success,l2,l2_attack,linf,linf_attack,forwards,backwards\n";
   std::map<std::string, std::int64_t> l2_wins, linf_wins;
@@ -364,10 +366,11 @@ void write_best(const std::vector<AttackRun>& runs, const fs::path& dir, nlohman
   s["seconds"] = seconds;
   s["l2_found_by"] = l2_wins;
   s["linf_found_by"] = linf_wins;
-  if (dir.empty()) return;
+  if (dir.empty()) return s;
   fs::create_directories(dir);
   oa::io::write_file_atomic((dir / "samples.csv").string(), csv);
   oa::io::write_file_atomic((dir / "summary.json").string(), s.dump(2) + "\n");
+  return s;
 }
 
 // The summaries side by side (passes: forward and backward passes per attacked sample).
@@ -433,13 +436,12 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
       logits = (*loaded.model)(x);
     }
     const std::int64_t classes = logits.size(1);
-    const auto z = logits.to_vector<float>();
+    const auto predicted = experiments::argmax_rows(logits);
     const auto labels = y.to_vector<std::int64_t>();
     const double nan = std::numeric_limits<double>::quiet_NaN();
     std::vector<Row> clean(todo.size());  // not attacked (yet): no distances
     for (std::size_t k = 0; k < todo.size(); ++k) {
-      const auto row = z.begin() + static_cast<std::int64_t>(k) * classes;
-      const bool right = std::max_element(row, row + classes) - row == labels[k];
+      const bool right = predicted[k] == labels[k];
       const std::int64_t target = args.targeted ? pick_target(args, todo[k], labels[k], classes) : -1;
       clean[k] = Row{todo[k], labels[k], target, right, {false, nan, nan, nan, 0, 0, 0}};
     }
@@ -461,8 +463,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
       for (std::size_t k = 0; k < attacked.size(); ++k) run.rows[todo[attacked[k]]].r = result.samples[k];
       run.write();
     }
-    write_best(runs, best_dir, run_identity(args, checkpoint, "best"));
-    const auto best = outcome_json(best_of(runs).rows);
+    const auto best = write_best(runs, best_dir, run_identity(args, checkpoint, "best"));
     bar.update(best["samples"].get<std::int64_t>(),
                fmt::format("success {:.1f}% median L2 {:.4f} Linf {:.4f}", 100 * best["success_rate"].get<double>(),
                            best["l2"]["median"].get<double>(), best["linf"]["median"].get<double>()));

@@ -8,11 +8,6 @@
 
 namespace oa::experiments {
 
-double EpochStats::images_per_second() const { return seconds > 0 ? static_cast<double>(samples) / seconds : 0.0; }
-
-namespace {
-
-// The argmax of each row of [N, C] logits.
 std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
   const std::int64_t rows = logits.size(0), cols = logits.size(1);
   const auto values = logits.to_vector<float>();
@@ -23,6 +18,10 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
   }
   return classes;
 }
+
+double EpochStats::images_per_second() const { return seconds > 0 ? static_cast<double>(samples) / seconds : 0.0; }
+
+namespace {
 
 // Number of rows of [N, C] logits whose argmax equals the label.
 std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {

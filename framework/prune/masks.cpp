@@ -1,5 +1,6 @@
 #include "framework/prune/masks.h"
 
+#include <algorithm>
 #include <map>
 
 #include "framework/backend/dispatch.h"
