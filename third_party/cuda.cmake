@@ -16,6 +16,13 @@ if(OA_WITH_CUDA)
     set(CMAKE_CUDA_STANDARD 17)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
+    # cuDNN 9 ships with the toolkit here (/usr/local/cuda/{include,lib64}); CMake has no
+    # module for it, so find the header and the library by name.
+    find_path(OA_CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} REQUIRED)
+    find_library(OA_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+    add_library(oa_cudnn INTERFACE)
+    target_include_directories(oa_cudnn INTERFACE ${OA_CUDNN_INCLUDE_DIR})
+    target_link_libraries(oa_cudnn INTERFACE ${OA_CUDNN_LIBRARY})
     set(OA_CUDA_FOUND ON)
     message(STATUS "OutlierAttack: CUDA back end ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
   else()

@@ -13,8 +13,21 @@
 #include "framework/backend/geometry.h"
 #include "framework/core/csr.h"
 #include "framework/core/tensor.h"
+#ifdef OA_WITH_CUDA
+#include "framework/backend/cuda/kernels.h"
+// OA_CUDA_ONLY(statement): the statement in a build with the CUDA back end; in one without,
+// a throw (unreachable in practice: such a build cannot create a CUDA tensor).
+#define OA_CUDA_ONLY(statement) statement
+#else
+#define OA_CUDA_ONLY(statement) throw ::oa::Error("this build has no CUDA back end")
+#endif
 
 namespace oa::backend {
+
+// Counts a call of `kernel` and returns the device that runs it: that of the first tensor,
+// after checking that every other (non-null, defined) tensor lives there too, since a host
+// pointer handed to a GPU kernel (or the reverse) would crash instead of explaining itself.
+Device enter_kernel(const char* kernel, std::initializer_list<const Tensor*> tensors);
 
 // Throws a clear error when `t` lives on a device whose kernel for `op` does not exist yet.
 void require_cpu(const Tensor& t, const char* op);
@@ -33,26 +46,28 @@ void transpose2d(const Tensor& x, Tensor& y);          // y[j, i] = x[i, j]
 // ---- elementwise (the per-element math is a functor from ops/elementwise_math.h) ----
 template <class F>
 void map_unary(const Tensor& x, Tensor& y, const F& f) {
-  require_cpu(x, "map_unary");
+  if (enter_kernel("map_unary", {&x, &y}) == Device::CUDA) OA_CUDA_ONLY(return cuda::map_unary(x, y, f));
   cpu::map_unary(x, y, f);
 }
 // grad_x = grad_y * f'(x, y)
 template <class F>
 void map_unary_backward(const Tensor& x, const Tensor& y, const Tensor& grad_y, Tensor& grad_x,
                         const F& f) {
-  require_cpu(x, "map_unary_backward");
+  if (enter_kernel("map_unary_backward", {&x, &y, &grad_y, &grad_x}) == Device::CUDA)
+    OA_CUDA_ONLY(return cuda::map_unary_backward(x, y, grad_y, grad_x, f));
   cpu::map_unary_backward(x, y, grad_y, grad_x, f);
 }
 // out = f(a, b) with NumPy broadcasting; out has the broadcast shape.
 template <class F>
 void map_binary(const Tensor& a, const Tensor& b, Tensor& out, const F& f) {
-  require_cpu(a, "map_binary");
+  if (enter_kernel("map_binary", {&a, &b, &out}) == Device::CUDA) OA_CUDA_ONLY(return cuda::map_binary(a, b, out, f));
   cpu::map_binary(a, b, out, f);
 }
 // out = g(a, b, grad) at the broadcast shape, for the backward of a binary op.
 template <class G>
 void map_binary_grad(const Tensor& a, const Tensor& b, const Tensor& grad, Tensor& out, const G& g) {
-  require_cpu(a, "map_binary_grad");
+  if (enter_kernel("map_binary_grad", {&a, &b, &grad, &out}) == Device::CUDA)
+    OA_CUDA_ONLY(return cuda::map_binary_grad(a, b, grad, out, g));
   cpu::map_binary_grad(a, b, grad, out, g);
 }
 
@@ -128,5 +143,15 @@ void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double
 // p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
 void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
                double eps, double weight_decay, std::int64_t step);
+
+// ---- rows of per-sample state (x viewed as [N, D], mask and factors [N]) --------------------
+// The attacks keep one row per sample; these update the rows where the tensors live.
+// out[i, :] = mask[i] != 0 ? a[i, :] : b[i, :]   (out may be a or b)
+void where_rows(const Tensor& mask, const Tensor& a, const Tensor& b, Tensor& out);
+// Adam without weight decay on each row with its own bias corrections (rows whose
+// step_size[i] is 0 stand still):
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= step_size[i] m / (sqrt(v v_correction[i]) + eps)
+void row_adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_size,
+                   const Tensor& v_correction, double beta1, double beta2, double eps);
 
 }  // namespace oa::backend

@@ -52,4 +52,20 @@ void copy_bytes(Device dst_device, void* dst, Device src_device, const void* src
 #endif
 }
 
+void synchronize(Device device) {
+  if (device == Device::CPU) return;
+#ifdef OA_WITH_CUDA
+  cuda::synchronize();
+#endif
+}
+
+bool cuda_available(std::string* why) {
+#ifdef OA_WITH_CUDA
+  return cuda::device_count(why) > 0;
+#else
+  if (why) *why = "this build has no CUDA back end (nvcc was not found at configure time)";
+  return false;
+#endif
+}
+
 }  // namespace oa::backend

@@ -204,6 +204,15 @@ void Tensor::convert_(DType target) {
   impl().grad.reset();
 }
 
+void Tensor::move_(Device target) {
+  if (target == device()) return;
+  OA_CHECK(is_leaf(), "move_: only leaf tensors can change device in place ({})", describe(*this));
+  const Tensor moved = to(target);
+  impl().storage = moved.impl().storage;
+  impl().offset = 0;
+  impl().grad.reset();
+}
+
 void Tensor::assign_(const Tensor& src) {
   OA_CHECK(is_leaf(), "assign_: only leaf tensors can be replaced in place ({})", describe(*this));
   const Tensor copy = src.clone();

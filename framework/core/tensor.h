@@ -81,6 +81,9 @@ class Tensor {
   // Converts this tensor's storage to another dtype in place: every handle of it sees the
   // change (how a whole model moves to float64). Its gradient, if any, is dropped.
   void convert_(DType dtype);
+  // Moves this tensor's storage to another device in place, the same way (how a whole model
+  // moves to the GPU). Its gradient, if any, is dropped.
+  void move_(Device device);
   // Makes this leaf tensor, and every handle sharing it, hold a copy of src (its values,
   // shape and dtype) and drops its gradient: for structural edits like filter pruning.
   void assign_(const Tensor& src);

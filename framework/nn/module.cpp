@@ -73,6 +73,19 @@ void Module::to(DType dtype) {
     if (t.dtype() != DType::Int64) t.convert_(dtype);  // num_batches_tracked stays int64
 }
 
+void Module::to(Device device) {
+  for (auto& [name, t] : named_parameters()) t.move_(device);
+  // int64 buffers are host-side counters (BatchNorm's num_batches_tracked), read and bumped
+  // by the host every training step: they stay on the CPU, where that costs no device sync.
+  for (auto& [name, t] : named_buffers())
+    if (t.dtype() != DType::Int64) t.move_(device);
+}
+
+Device Module::device() const {
+  const auto params = parameters();
+  return params.empty() ? Device::CPU : params.front().device();
+}
+
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
   t.set_requires_grad(true);
   parameters_.emplace_back(name, t);

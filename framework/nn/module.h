@@ -42,6 +42,10 @@ class Module {
   void zero_grad();
   // Converts every floating parameter and buffer to `dtype` (float64 for precise checks).
   void to(DType dtype);
+  // Moves every parameter and floating buffer to `device` (Device::CUDA: the GPU).
+  void to(Device device);
+  // The device of the parameters (CPU for a module without any).
+  Device device() const;
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);

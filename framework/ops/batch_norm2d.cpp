@@ -7,8 +7,6 @@
 //             shift = beta - running_mean * scale: a fixed per-channel affine map.
 //             backward: dx = dy * scale, dgamma = sum(dy * (x - running_mean)) / sqrt(running_var + eps),
 //                       dbeta = sum(dy).
-#include <cmath>
-
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
@@ -49,39 +47,33 @@ Tensor train_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, T
 
 Tensor eval_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                     const Tensor& running_var, double eps) {
-  // Fold the statistics and the affine parameters into one scale and shift per channel.
-  const auto mean = running_mean.to_vector<double>();
-  const auto var = running_var.to_vector<double>();
-  const auto g = gamma.defined() ? gamma.to_vector<double>() : std::vector<double>(mean.size(), 1.0);
-  const auto b = beta.defined() ? beta.to_vector<double>() : std::vector<double>(mean.size(), 0.0);
-  std::vector<double> invstd(mean.size()), scale(mean.size()), shift(mean.size());
-  for (std::size_t c = 0; c < mean.size(); ++c) {
-    invstd[c] = 1.0 / std::sqrt(var[c] + eps);
-    scale[c] = g[c] * invstd[c];
-    shift[c] = b[c] - mean[c] * scale[c];
+  // Fold the statistics and the affine parameters into one scale and shift per channel,
+  // with tensor ops where the tensors live (on the GPU: no trip to the host). The backward
+  // below is written by hand, so none of this is recorded.
+  Tensor invstd, scale, shift, mean = running_mean.detach();
+  {
+    NoGradGuard no_grad;
+    invstd = pow_scalar(add_scalar(running_var.detach(), eps), -0.5);
+    scale = gamma.defined() ? mul(gamma.detach(), invstd) : invstd;
+    const Tensor mean_scaled = mul(mean, scale);
+    shift = beta.defined() ? sub(beta.detach(), mean_scaled) : neg(mean_scaled);
   }
-  const Shape c_shape{x.size(1)};
-  const Tensor scale_t = Tensor::from_vector(scale, c_shape).to(x.dtype()).to(x.device());
-  const Tensor shift_t = Tensor::from_vector(shift, c_shape).to(x.dtype()).to(x.device());
   Tensor y = empty_like(x);
-  backend::channel_affine(x, scale_t, shift_t, y);
+  backend::channel_affine(x, scale, shift, y);
   return record(y, {&x, &gamma, &beta}, "batch_norm2d(eval)",
-                [x = x.detach(), scale_t, mean, invstd](const Tensor& grad, const std::vector<bool>& needs) {
+                [x = x.detach(), scale, mean, invstd](const Tensor& grad, const std::vector<bool>& needs) {
+                  NoGradGuard no_grad;
                   std::vector<Tensor> grads(3);
                   if (needs[0]) {  // dx = dy * scale
                     grads[0] = empty_like(grad);
-                    const Tensor zero_shift = Tensor::zeros(scale_t.shape(), scale_t.dtype(), scale_t.device());
-                    backend::channel_affine(grad, scale_t, zero_shift, grads[0]);
+                    const Tensor zero_shift = Tensor::zeros(scale.shape(), scale.dtype(), scale.device());
+                    backend::channel_affine(grad, scale, zero_shift, grads[0]);
                   }
                   if (needs[1] || needs[2]) {
-                    Tensor sum_g = empty_like(scale_t), sum_gx = empty_like(scale_t);
+                    Tensor sum_g = empty_like(scale), sum_gx = empty_like(scale);
                     backend::channel_sums(grad, needs[1] ? &x : nullptr, sum_g, needs[1] ? &sum_gx : nullptr);
-                    if (needs[1]) {  // dgamma = invstd * (sum(dy * x) - mean * sum(dy))
-                      const auto sg = sum_g.to_vector<double>(), sgx = sum_gx.to_vector<double>();
-                      std::vector<double> dgamma(sg.size());
-                      for (std::size_t c = 0; c < sg.size(); ++c) dgamma[c] = invstd[c] * (sgx[c] - mean[c] * sg[c]);
-                      grads[1] = Tensor::from_vector(dgamma, scale_t.shape()).to(grad.dtype()).to(grad.device());
-                    }
+                    // dgamma = invstd * (sum(dy * x) - mean * sum(dy))
+                    if (needs[1]) grads[1] = mul(invstd, sub(sum_gx, mul(mean, sum_g)));
                     if (needs[2]) grads[2] = sum_g;
                   }
                   return grads;

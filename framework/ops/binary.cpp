@@ -22,12 +22,12 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name) {
                   std::vector<Tensor> grads(2);
                   Tensor full = Tensor::empty(shape, grad.dtype(), grad.device());
                   if (needs[0]) {
-                    backend::map_binary_grad(a, b, grad, full, [](auto x, auto y, auto g) { return g * F{}.d_a(x, y); });
+                    backend::map_binary_grad(a, b, grad, full, math::GradA<F>{});
                     grads[0] = sum_to(full, a.shape());
                   }
                   if (needs[1]) {
                     if (needs[0]) full = Tensor::empty(shape, grad.dtype(), grad.device());
-                    backend::map_binary_grad(a, b, grad, full, [](auto x, auto y, auto g) { return g * F{}.d_b(x, y); });
+                    backend::map_binary_grad(a, b, grad, full, math::GradB<F>{});
                     grads[1] = sum_to(full, b.shape());
                   }
                   return grads;

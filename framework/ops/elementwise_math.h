@@ -48,7 +48,10 @@ struct Relu {  // d/dx max(x, 0) = [x > 0]
 };
 struct Clamp {  // derivative 1 on [lo, hi] (bounds included, as PyTorch), 0 outside
   double lo, hi;
-  template <class T> OA_HOST_DEVICE T forward(T x) const { return std::min(std::max(x, T(lo)), T(hi)); }
+  template <class T> OA_HOST_DEVICE T forward(T x) const {
+    const T above_lo = x < T(lo) ? T(lo) : x;  // plain comparisons: std::min is host-only for nvcc
+    return T(hi) < above_lo ? T(hi) : above_lo;
+  }
   template <class T> OA_HOST_DEVICE T backward(T x, T) const { return (x >= T(lo) && x <= T(hi)) ? T(1) : T(0); }
 };
 struct AddScalar {
@@ -92,6 +95,16 @@ struct Maximum {  // the gradient goes to the larger operand (to a on ties)
   template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return a >= b ? a : b; }
   template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return a >= b ? T(1) : T(0); }
   template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return a >= b ? T(0) : T(1); }
+};
+
+// The backward of a binary op, one operand at a time: grad * d out / d a (or / d b).
+template <class F>
+struct GradA {
+  template <class T> OA_HOST_DEVICE T operator()(T a, T b, T grad) const { return grad * F{}.d_a(a, b); }
+};
+template <class F>
+struct GradB {
+  template <class T> OA_HOST_DEVICE T operator()(T a, T b, T grad) const { return grad * F{}.d_b(a, b); }
 };
 
 }  // namespace oa::math

@@ -49,7 +49,7 @@ void Optimizer::restore_buffers(const std::string& kind, std::vector<Tensor>& bu
     const std::size_t i = std::stoul(index_text);
     OA_CHECK(i < params_.size(), "optimizer state: {} names parameter {} of {}", name, i, params_.size());
     check_same_shape(params_[i], t, ("optimizer state " + name).c_str());
-    buffers[i] = t.to(params_[i].dtype()).clone();
+    buffers[i] = t.to(params_[i].dtype()).to(params_[i].device()).clone();
   }
 }
 

@@ -33,7 +33,8 @@ Capacity capacity(nn::Module& model, const Shape& input_shape) {
     NoGradGuard no_grad;
     Shape batch_shape{1};
     batch_shape.insert(batch_shape.end(), input_shape.begin(), input_shape.end());
-    Tensor input = Tensor::zeros(batch_shape, layers.empty() ? DType::Float32 : layers.front().weight.dtype());
+    Tensor input = layers.empty() ? Tensor::zeros(batch_shape)
+                                  : Tensor::zeros(batch_shape, layers.front().weight.dtype(), layers.front().weight.device());
     model(input);
   }
   model.train(was_training);

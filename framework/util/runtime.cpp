@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "framework/backend/memory.h"
 #include "framework/core/error.h"
 
 extern "C" char* openblas_get_corename(void);
@@ -31,5 +32,13 @@ void set_num_threads(int threads) {
 }
 
 int num_threads() { return omp_get_max_threads(); }
+
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  OA_CHECK(name == "cuda", "--device must be cpu or cuda, got '{}'", name);
+  std::string why;
+  OA_CHECK(backend::cuda_available(&why), "--device cuda: no GPU can be used here: {}", why);
+  return Device::CUDA;
+}
 
 }  // namespace oa

@@ -2,6 +2,8 @@
 // Process-wide set-up shared by the executables: BLAS kernels and thread count.
 #include <string>
 
+#include "framework/core/dtype.h"
+
 namespace oa {
 
 // Call first thing in main(). Debian's OpenBLAS 0.3.21 does not know some AVX-512 CPUs
@@ -17,5 +19,9 @@ std::string blas_kernels();
 // OpenMP threads for our loops (BLAS itself always runs one thread per caller).
 void set_num_threads(int threads);
 int num_threads();
+
+// "cpu" or "cuda" (the --device flag of the executables). "cuda" throws, with the reason,
+// when no GPU can be used; any other name throws too.
+Device parse_device(const std::string& name);
 
 }  // namespace oa

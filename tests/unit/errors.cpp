@@ -5,7 +5,9 @@
 #include <string>
 
 #include "framework/autograd/node.h"
+#include "framework/backend/memory.h"
 #include "framework/ops/ops.h"
+#include "framework/util/runtime.h"
 #include "tests/unit/helpers.h"
 
 using oa::DType;
@@ -85,4 +87,23 @@ TEST_CASE("errors: reshape, pooling and other argument checks") {
   check_error([&] { oa::clamp(x, 1.0, -1.0); }, {"clamp"});
   check_error([] { oa::max_pool2d(Tensor::zeros({1, 1, 4, 4}), 2, 2, 2); }, {"max_pool2d", "padding"});
   check_error([] { oa::sum_to(Tensor::zeros({3, 4}), {2, 4}); }, {"sum_to"});
+}
+
+TEST_CASE("errors: the --device flag names a bad value, and cuda without a usable GPU says why") {
+  CHECK(oa::parse_device("cpu") == oa::Device::CPU);
+  check_error([] { oa::parse_device("gpu"); }, {"--device", "cpu or cuda", "'gpu'"});
+  std::string why;
+  if (!oa::backend::cuda_available(&why)) {
+    CAPTURE(why);
+    CHECK_FALSE(why.empty());
+    check_error([] { oa::parse_device("cuda"); }, {"--device cuda", "no GPU", why});
+  } else {
+    CHECK(oa::parse_device("cuda") == oa::Device::CUDA);
+  }
+}
+
+TEST_CASE("errors: a CUDA tensor in a build or on a machine without a GPU is a clear error, not a crash") {
+  std::string why;
+  if (oa::backend::cuda_available(&why)) return;  // the cuda suite covers machines with a GPU
+  check_error([] { Tensor::zeros({2, 3}, DType::Float32, oa::Device::CUDA); }, {"CUDA"});
 }

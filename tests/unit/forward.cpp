@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "framework/backend/dispatch.h"
 #include "framework/data/dataset.h"
 #include "framework/ops/ops.h"
 #include "tests/unit/helpers.h"
@@ -333,4 +334,43 @@ TEST_CASE("forward: conv2d over blocks of images equals per-image convolution") 
     for (std::size_t i = 0; i < gw_expected.size(); ++i)
       CHECK(gw_got[i] == doctest::Approx(gw_expected[i]).epsilon(1e-4).scale(1.0));
   }
+}
+
+TEST_CASE("where_rows picks whole rows by the per-sample mask, also in place") {
+  const Tensor a = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {3, 2});
+  Tensor b = Tensor::from_vector<float>({-1, -2, -3, -4, -5, -6}, {3, 2});
+  const Tensor mask = Tensor::from_vector<float>({1, 0, 1}, {3});
+  Tensor out = Tensor::zeros({3, 2});
+  oa::backend::where_rows(mask, a, b, out);
+  check_values(out, {1, 2, -3, -4, 5, 6});
+  oa::backend::where_rows(mask, a, b, b);  // out aliasing b: only the masked rows change
+  check_values(b, {1, 2, -3, -4, 5, 6});
+  CHECK_THROWS_WITH_AS(oa::backend::where_rows(Tensor::ones({4}), a, a, out),
+                       doctest::Contains("do not split into the 4 rows"), oa::Error);
+}
+
+TEST_CASE("row_adam_step: each row is one Adam with its own bias correction; a step size of 0 keeps the row") {
+  // Two rows of two elements, at Adam steps t = 1 and t = 3; a third row stands still.
+  const double lr = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  std::vector<double> w{1, 2, 3, 4, 5, 6}, g{0.5, -1, 2, 0.25, 7, 7}, m{0, 0, 0.1, -0.2, 1, 1}, v{0, 0, 0.3, 0.1, 1, 1};
+  const std::vector<double> t{1, 3, 0};
+  std::vector<double> step(3), correction(3), expected_w = w;
+  for (int r = 0; r < 3; ++r) {
+    step[r] = t[r] == 0 ? 0.0 : lr / (1 - std::pow(b1, t[r]));
+    correction[r] = t[r] == 0 ? 1.0 : 1 / (1 - std::pow(b2, t[r]));
+  }
+  std::vector<double> expected_m = m, expected_v = v;
+  for (int k = 0; k < 4; ++k) {  // the two moving rows, by the textbook formulas
+    const int r = k / 2;
+    expected_m[k] = b1 * m[k] + (1 - b1) * g[k];
+    expected_v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
+    const double m_hat = expected_m[k] / (1 - std::pow(b1, t[r])), v_hat = expected_v[k] / (1 - std::pow(b2, t[r]));
+    expected_w[k] = w[k] - lr * m_hat / (std::sqrt(v_hat) + eps);
+  }
+  Tensor tw = Tensor::from_vector(w, {3, 2}), tm = Tensor::from_vector(m, {3, 2}), tv = Tensor::from_vector(v, {3, 2});
+  oa::backend::row_adam_step(tw, Tensor::from_vector(g, {3, 2}), tm, tv, Tensor::from_vector(step, {3}),
+                             Tensor::from_vector(correction, {3}), b1, b2, eps);
+  check_values(tw, expected_w, 1e-12);
+  check_values(tm, expected_m, 1e-12);
+  check_values(tv, expected_v, 1e-12);
 }

@@ -61,4 +61,8 @@ void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double
 void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
                double eps, double weight_decay, std::int64_t step);
 
+void where_rows(const Tensor& mask, const Tensor& a, const Tensor& b, Tensor& out);
+void row_adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_size,
+                   const Tensor& v_correction, double beta1, double beta2, double eps);
+
 }  // namespace oa::cpu

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "framework/backend/cpu/kernels.h"
+#include "framework/backend/optim_math.h"
 
 namespace oa::cpu {
 
@@ -15,14 +16,8 @@ void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double
     const T lr_t = T(lr), mom = T(momentum), wd = T(weight_decay);
     const std::int64_t n = param.numel();
 #pragma omp parallel for if (n > kParallelGrain) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      T d = g[i] + wd * p[i];
-      if (buf) {
-        buf[i] = mom * buf[i] + d;
-        d = nesterov ? d + mom * buf[i] : buf[i];
-      }
-      p[i] -= lr_t * d;
-    }
+    for (std::int64_t i = 0; i < n; ++i)
+      backend::sgd_update(p[i], g[i], buf ? buf + i : nullptr, lr_t, mom, nesterov, wd);
   });
 }
 
@@ -39,12 +34,8 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double l
     const T v_correction = T(1 / (1 - std::pow(beta2, double(step))));
     const std::int64_t n = param.numel();
 #pragma omp parallel for if (n > kParallelGrain) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const T d = g[i] + wd * p[i];
-      pm[i] = b1 * pm[i] + (1 - b1) * d;
-      pv[i] = b2 * pv[i] + (1 - b2) * d * d;
-      p[i] -= step_size * pm[i] / (std::sqrt(pv[i] * v_correction) + eps_t);
-    }
+    for (std::int64_t i = 0; i < n; ++i)
+      backend::adam_update(p[i], g[i], pm[i], pv[i], b1, b2, wd, eps_t, step_size, v_correction);
   });
 }
 
