@@ -8,6 +8,10 @@
 
 namespace oa::attacks {
 
+Tensor tensor_like(const std::vector<double>& values, const Shape& shape, const Tensor& like) {
+  return Tensor::from_vector(values, shape).to(like.dtype()).to(like.device());
+}
+
 void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op) {
   check_rank(x, 4, op, "inputs");
   check_dtype(labels, DType::Int64, op, "labels");
@@ -51,7 +55,7 @@ void verify(nn::Module& model, const Tensor& clean, const Tensor& labels, bool t
     r.l0 = ok ? l0 : nan;
     if (!ok) std::copy(x.begin() + i * dim, x.begin() + (i + 1) * dim, adv.begin() + i * dim);
   }
-  out.adversarial = Tensor::from_vector(adv, clean.shape()).to(clean.dtype());
+  out.adversarial = tensor_like(adv, clean.shape(), clean);
 }
 
 }  // namespace oa::attacks

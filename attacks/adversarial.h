@@ -24,6 +24,10 @@ struct AttackOutput {
   std::vector<SampleResult> samples;  // one per input
 };
 
+// A tensor holding `values` (row-major, of `shape`) with like's dtype and on like's device:
+// how the attacks' host-side state (perturbations, constants) enters the model's graph.
+Tensor tensor_like(const std::vector<double>& values, const Shape& shape, const Tensor& like);
+
 // Throws unless x is [N, C, H, W] and labels int64 [N] (`op` names the attack).
 void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op);
 

@@ -8,6 +8,7 @@
 #include "attacks/frozen_model.h"
 #include "attacks/masked_adam.h"
 #include "framework/autograd/node.h"
+#include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
 
 namespace oa::attacks {
@@ -17,6 +18,12 @@ namespace {
 constexpr double kBoxShrink = 1.0 - 1e-6;  // keeps atanh finite at the box edges
 constexpr double kNoUpperBound = 1e10;
 
+// atanh((2 x - 1) * shrink) = 0.5 * log((1 + u) / (1 - u)) with u = (2 x - 1) * shrink.
+Tensor atanh_shrunk(const Tensor& x) {
+  const Tensor u = mul_scalar(add_scalar(mul_scalar(x, 2.0), -1.0), kBoxShrink);
+  return mul_scalar(log(div(add_scalar(u, 1.0), add_scalar(neg(u), 1.0))), 0.5);
+}
+
 }  // namespace
 
 AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, const CwL2Options& o) {
@@ -25,36 +32,38 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
            "cw_l2: invalid options (search steps {}, iterations {}, c0 {}, lr {}, kappa {})", o.search_steps,
            o.iterations, o.c0, o.lr, o.kappa);
   FrozenModel frozen(model);
-  const std::int64_t n = x.size(0), dim = x.numel() / n;
+  const std::int64_t n = x.size(0);
   const Shape per_sample{n};
-  const DType dtype = x.dtype();
 
-  // tanh space: x = (tanh(t_x) + 1) / 2, shrunk so that atanh stays finite.
-  const auto xs = x.to_vector<double>();
-  std::vector<double> t_x(xs.size());
-  for (std::size_t k = 0; k < xs.size(); ++k) t_x[k] = std::atanh((2 * xs[k] - 1) * kBoxShrink);
-  const Tensor t_x_tensor = Tensor::from_vector(t_x, x.shape()).to(dtype);
-
+  // tanh space: x = (tanh(t_x) + 1) / 2, shrunk so that atanh stays finite. The state that
+  // has one value per pixel (the perturbation w, Adam's moments, the best example) lives
+  // where x lives; only per-sample numbers (c, the bounds, distances, flags) come to the host.
+  Tensor t_x;
+  {
+    NoGradGuard no_grad;
+    t_x = atanh_shrunk(x);
+  }
   std::vector<double> c(n, o.c0), lower(n, 0.0), upper(n, kNoUpperBound);
   std::vector<double> best_l2sq(n, std::numeric_limits<double>::infinity());
-  std::vector<double> best_adv = xs;
-  std::vector<double> w(xs.size(), 0.0);  // the perturbation in tanh space
-  detail::MaskedAdam adam(n, dim, o.lr);
+  Tensor best_adv = x.clone();
+  Tensor w = Tensor::zeros(x.shape(), x.dtype(), x.device());  // the perturbation in tanh space
+  detail::MaskedAdam adam(w, o.lr);
   AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
   const double sign = o.targeted ? -1.0 : 1.0;  // untargeted margin Z_y - max; targeted its negative
   const std::int64_t check_every = std::max<std::int64_t>(1, o.iterations / 10);
+  const std::vector<bool> everyone(n, true);
 
   for (std::int64_t step = 0; step < o.search_steps; ++step) {
     if (!o.warm_start || step == 0) {
-      std::fill(w.begin(), w.end(), 0.0);
-      for (std::int64_t i = 0; i < n; ++i) adam.reset_sample(i);
+      w.fill_(0.0);
+      adam.reset(everyone);
     }
     std::vector<bool> active(n, true), found(n, false);
     std::vector<double> previous_loss(n, std::numeric_limits<double>::infinity());
-    const Tensor c_tensor = Tensor::from_vector(c, per_sample).to(dtype);
+    const Tensor c_tensor = tensor_like(c, per_sample, x);
     for (std::int64_t it = 0; it < o.iterations; ++it) {
-      Tensor w_tensor = Tensor::from_vector(w, x.shape()).to(dtype).set_requires_grad();
-      const Tensor x_adv = mul_scalar(add_scalar(tanh(add(t_x_tensor, w_tensor)), 1.0), 0.5);
+      Tensor w_var = w.detach().set_requires_grad();  // shares w's storage; Adam updates it in place
+      const Tensor x_adv = mul_scalar(add_scalar(tanh(add(t_x, w_var)), 1.0), 0.5);
       const Tensor logits = model(x_adv);
       const Tensor l2sq = sum(square(sub(x_adv, x)), {1, 2, 3});
       const Tensor m = mul_scalar(margin(logits, labels), sign);  // <= -kappa once adversarial
@@ -63,7 +72,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
 
       // Bookkeeping on this iterate (the one the logits belong to), before the update.
       const auto margins = m.to_vector<double>(), dists = l2sq.to_vector<double>(), losses = loss.to_vector<double>();
-      const auto adv_values = x_adv.to_vector<double>();
+      std::vector<bool> improved(n, false);
       for (std::int64_t i = 0; i < n; ++i) {
         if (!active[i]) continue;
         out.samples[i].forwards += 1;
@@ -73,7 +82,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
           found[i] = true;
           if (dists[i] < best_l2sq[i]) {
             best_l2sq[i] = dists[i];
-            std::copy_n(adv_values.begin() + i * dim, dim, best_adv.begin() + i * dim);
+            improved[i] = true;
           }
         }
         if (o.abort_early && it % check_every == 0) {
@@ -81,7 +90,9 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
           previous_loss[i] = losses[i];
         }
       }
-      adam.step(w, w_tensor.grad().to_vector<double>(), active);
+      if (std::find(improved.begin(), improved.end(), true) != improved.end())
+        backend::where_rows(detail::row_mask(improved, x), x_adv.detach(), best_adv, best_adv);
+      adam.step(w, w_var.grad(), active);
       if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
     }
     // The per-sample search over c: x10 until success, then bisection.
@@ -97,7 +108,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
   }
   // The reported c: the smallest that succeeded (the last one tried where none did).
   for (std::int64_t i = 0; i < n; ++i) out.samples[i].c = upper[i] < kNoUpperBound ? upper[i] : lower[i];
-  out.adversarial = Tensor::from_vector(best_adv, x.shape()).to(dtype);
+  out.adversarial = best_adv;
   verify(model, x, labels, o.targeted, out);
   return out;
 }

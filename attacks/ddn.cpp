@@ -44,7 +44,7 @@ AttackOutput ddn(nn::Module& model, const Tensor& x, const Tensor& labels, const
   const double direction = o.targeted ? -1.0 : 1.0;  // ascend the loss, or descend towards the target
 
   for (std::int64_t step = 0; step <= o.steps; ++step) {
-    Tensor d = Tensor::from_vector(delta, x.shape()).to(x.dtype()).set_requires_grad();
+    Tensor d = tensor_like(delta, x.shape(), x).set_requires_grad();
     const Tensor logits = model(add(x, d));
     // This iterate, before its step: is it adversarial, and the smallest so far?
     const auto m = margin(logits.detach(), labels).to_vector<double>();
@@ -77,7 +77,7 @@ AttackOutput ddn(nn::Module& model, const Tensor& x, const Tensor& labels, const
       for (std::int64_t k = begin; k < end; ++k) delta[k] = std::clamp(xs[k] + scale * delta[k], 0.0, 1.0) - xs[k];
     }
   }
-  out.adversarial = Tensor::from_vector(best_adv, x.shape()).to(x.dtype());
+  out.adversarial = tensor_like(best_adv, x.shape(), x);
   verify(model, x, labels, o.targeted, out);
   return out;
 }

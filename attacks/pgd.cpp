@@ -46,7 +46,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
   }
   AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
   for (std::int64_t it = 0; it <= o.iterations; ++it) {
-    Tensor d = Tensor::from_vector(delta, x.shape()).to(x.dtype()).set_requires_grad();
+    Tensor d = tensor_like(delta, x.shape(), x).set_requires_grad();
     const Tensor logits = model(add(x, d));
     const Tensor loss = cross_entropy(logits, labels);
     // Success of this iterate (before its step): keep the first adversarial one.
@@ -79,7 +79,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
       project(delta, xs, i, dim, o.norm, eps[i]);
     }
   }
-  out.adversarial = Tensor::from_vector(best, x.shape()).to(x.dtype());
+  out.adversarial = tensor_like(best, x.shape(), x);
   return out;
 }
 
@@ -126,7 +126,7 @@ AttackOutput pgd_bisect(nn::Module& model, const Tensor& x, const Tensor& labels
       }
     }
   }
-  out.adversarial = Tensor::from_vector(best, x.shape()).to(x.dtype());
+  out.adversarial = tensor_like(best, x.shape(), x);
   verify(model, x, labels, o.targeted, out);
   return out;
 }

@@ -2,7 +2,7 @@
 one JSON object {case name: median seconds per iteration}. run_bench starts this script
 and prints both columns with their ratio; it is never used by the library.
 
-Usage: bench_torch.py --threads N --min-time S --cases JSON   (cases as run_bench sends them)
+Usage: bench_torch.py --threads N --device cpu|cuda --min-time S --cases JSON   (cases as run_bench sends them)
 """
 import argparse
 import json
@@ -18,7 +18,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from torch_reference_models import make_model  # noqa: E402  (the PyTorch twins of our models)
 
 
-def median_seconds(fn, min_time, warmup=2, min_iters=3):
+DEVICE = torch.device("cpu")  # set from --device in main()
+
+
+def median_seconds(body, min_time, warmup=2, min_iters=3):
+    def fn():  # waits for the GPU, so that its time is counted in full
+        body()
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize()
+
     for _ in range(warmup):
         fn()
     times = []
@@ -32,8 +40,8 @@ def median_seconds(fn, min_time, warmup=2, min_iters=3):
 
 def conv_case(case, min_time):
     n, cin, h, cout, k, stride, pad = (case[key] for key in ("batch", "cin", "size", "cout", "kernel", "stride", "pad"))
-    x = torch.rand(n, cin, h, h, requires_grad=True)
-    w = torch.randn(cout, cin, k, k, requires_grad=True)
+    x = torch.rand(n, cin, h, h, device=DEVICE, requires_grad=True)
+    w = torch.randn(cout, cin, k, k, device=DEVICE, requires_grad=True)
     forward = median_seconds(lambda: F.conv2d(x, w, stride=stride, padding=pad), min_time)
     y = F.conv2d(x, w, stride=stride, padding=pad)
     g = torch.randn_like(y)
@@ -46,10 +54,10 @@ def conv_case(case, min_time):
 
 
 def model_case(case, min_time):
-    model = make_model(case["model"], case["cin"], case["size"], 10)
+    model = make_model(case["model"], case["cin"], case["size"], 10).to(DEVICE)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x = torch.rand(case["batch"], case["cin"], case["size"], case["size"])
-    labels = torch.randint(0, 10, (case["batch"],))
+    x = torch.rand(case["batch"], case["cin"], case["size"], case["size"], device=DEVICE)
+    labels = torch.randint(0, 10, (case["batch"],), device=DEVICE)
 
     def step():
         opt.zero_grad()
@@ -76,9 +84,12 @@ def model_case(case, min_time):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--min-time", type=float, default=1.0)
     parser.add_argument("--cases", required=True)
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = {"torch_version": torch.__version__}

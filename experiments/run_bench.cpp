@@ -1,4 +1,5 @@
-// run_bench: our kernels and training step side by side with PyTorch (CPU), in one run.
+// run_bench: our kernels and training step side by side with PyTorch, in one run, on the
+// CPU or (--device cuda) on the GPU for both sides.
 // Prints median seconds per iteration for both and the ratio ours / PyTorch (< 1: we are
 // faster). The PyTorch column comes from experiments/bench_torch.py, started from here.
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 
 #include "experiments/common/cli.h"
 #include "framework/autograd/node.h"
+#include "framework/backend/memory.h"
 #include "framework/core/random.h"
 #include "framework/io/atomic_file.h"
 #include "framework/ops/ops.h"
@@ -26,8 +28,15 @@ namespace {
 using namespace oa;
 using Clock = std::chrono::steady_clock;
 
+Device g_device = Device::CPU;  // where our side runs (--device)
+
 // Median seconds per call of fn: 2 warm-up calls, then at least 3 calls and min_time seconds.
-double median_seconds(const std::function<void()>& fn, double min_time) {
+// Each call waits for the device, so GPU time is counted in full.
+double median_seconds(const std::function<void()>& body, double min_time) {
+  const auto fn = [&] {
+    body();
+    backend::synchronize(g_device);
+  };
   fn();
   fn();
   std::vector<double> times;
@@ -83,8 +92,8 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
     std::fprintf(stderr, "bench: ours %s\n", name.c_str());
     if (c["kind"] == "conv") {
       const std::int64_t cout = c["cout"], k = c["kernel"], stride = c["stride"], pad = c["pad"];
-      Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1).set_requires_grad();
-      Tensor w = randn({cout, cin, k, k}, rng).set_requires_grad();
+      Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1).to(g_device).set_requires_grad();
+      Tensor w = randn({cout, cin, k, k}, rng).to(g_device).set_requires_grad();
       out[name + "/forward"] = median_seconds(
           [&] {
             NoGradGuard no_grad;
@@ -97,13 +106,14 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
             // The backward alone is timed only approximately here: the forward is rerun
             // because our graph is freed after each backward. Subtract the forward time.
             Tensor y = conv2d(x, w, Tensor(), stride, pad);
-            if (!g.defined()) g = randn(y.shape(), rng);
+            if (!g.defined()) g = randn(y.shape(), rng).to(g_device);
             x.zero_grad();
             w.zero_grad();
             y.backward(g);
           },
           min_time) - out[name + "/forward"];
     } else if (c["kind"] == "sparse") {
+      OA_CHECK(g_device == Device::CPU, "--suite sparse: the sparse path is CPU only");
       // Inference and the attack step of a globally pruned model (first conv dense), through
       // the dense kernels and then through the sparse path.
       auto model = models::make_model({.name = c["model"], .in_channels = cin, .image_size = size}, rng);
@@ -126,11 +136,12 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
       out[name + "/attack_step" + kSparseSuffix] = median_seconds(attack_step, min_time);
     } else {
       auto model = models::make_model({.name = c["model"], .in_channels = cin, .image_size = size}, rng);
+      model->to(g_device);
       optim::SGD opt(model->parameters(), {.lr = 0.01, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
-      const Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1);
+      const Tensor x = rand_uniform({batch, cin, size, size}, rng, 0, 1).to(g_device);
       std::vector<std::int64_t> label_values(static_cast<std::size_t>(batch));
       for (auto& l : label_values) l = static_cast<std::int64_t>(rng.next() % 10);
-      const Tensor labels = Tensor::from_vector(label_values, {batch});
+      const Tensor labels = Tensor::from_vector(label_values, {batch}).to(g_device);
       model->train();
       out[name + "/train_step"] = median_seconds(
           [&] {
@@ -160,10 +171,10 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
 }
 
 std::map<std::string, double> run_torch(const std::string& python, const std::string& script,
-                                        const nlohmann::json& cases, int threads, double min_time,
-                                        std::string& version) {
-  const std::string cmd = fmt::format("'{}' '{}' --threads {} --min-time {} --cases '{}'", python, script, threads,
-                                      min_time, cases.dump());
+                                        const nlohmann::json& cases, const experiments::RuntimeOptions& runtime,
+                                        double min_time, std::string& version) {
+  const std::string cmd = fmt::format("'{}' '{}' --threads {} --device {} --min-time {} --cases '{}'", python, script,
+                                      runtime.threads, runtime.device, min_time, cases.dump());
   std::fprintf(stderr, "bench: PyTorch (%s)\n", python.c_str());
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   OA_CHECK(pipe != nullptr, "cannot start {}", python);
@@ -183,14 +194,15 @@ std::map<std::string, double> run_torch(const std::string& python, const std::st
 
 int main(int argc, char** argv) {
   oa::select_blas_kernels(argv);
-  int threads = 2;
+  oa::experiments::RuntimeOptions runtime;
   double min_time = 1.0;
   std::int64_t batch = 128;
   std::string python = OA_TORCH_PYTHON, script = OA_SOURCE_DIR "/experiments/bench_torch.py", out_path;
   bool skip_torch = false;
   std::string suite = "quick";
-  CLI::App app{"Benchmark our kernels and training step side by side with PyTorch (CPU)."};
-  app.add_option("--threads", threads, "CPU threads for both sides")->capture_default_str();
+  CLI::App app{"Benchmark our kernels and training step side by side with PyTorch (CPU, or the GPU with --device "
+               "cuda)."};
+  runtime.add_to(app);  // both sides
   app.add_option("--min-time", min_time, "Seconds of timing per measurement")->capture_default_str();
   app.add_option("--batch-size", batch, "Batch size (resnet50 suite: 16 unless given)")->capture_default_str();
   app.add_option("--suite", suite,
@@ -201,16 +213,18 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_path, "Write the results as JSON to this file");
   app.add_flag("--no-torch", skip_torch, "Time ours only");
   return oa::experiments::run_cli(app, argc, argv, "run_bench", [&] {
-    oa::set_num_threads(threads);
+    g_device = runtime.apply();
     const auto cases = bench_cases(suite, batch);
     const auto ours = run_ours(cases, min_time);
     std::string torch_version = "not run";
     const bool torch_has_cases = suite != "sparse";
     const auto theirs = skip_torch || !torch_has_cases
                             ? std::map<std::string, double>{}
-                            : run_torch(python, script, cases, threads, min_time, torch_version);
-    std::printf("run_bench: suite %s, %d threads, BLAS kernels %s, PyTorch %s (batch sizes in the case names)\n",
-                suite.c_str(), threads, oa::blas_kernels().c_str(), torch_version.c_str());
+                            : run_torch(python, script, cases, runtime, min_time, torch_version);
+    std::printf("run_bench: suite %s, device %s, %d threads, BLAS kernels %s, PyTorch %s (batch sizes in the case "
+                "names)\n",
+                suite.c_str(), runtime.device.c_str(), runtime.threads, oa::blas_kernels().c_str(),
+                torch_version.c_str());
     std::printf("%-40s %12s %12s %8s\n", "case", "ours ms", "torch ms", "ratio");
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& [name, seconds] : ours) {
@@ -231,7 +245,7 @@ int main(int argc, char** argv) {
       rows.push_back({{"case", name}, {"dense_s", dense_s}, {"sparse_s", sparse_s}, {"speedup", dense_s / sparse_s}});
     }
     if (!out_path.empty())
-      oa::io::write_file_atomic(out_path, nlohmann::json{{"threads", threads}, {"batch", batch},
+      oa::io::write_file_atomic(out_path, nlohmann::json{{"threads", runtime.threads}, {"device", runtime.device}, {"batch", batch},
                                                          {"blas", oa::blas_kernels()}, {"torch", torch_version},
                                                          {"rows", rows}}.dump(2));
     return 0;

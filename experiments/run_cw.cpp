@@ -79,7 +79,7 @@ struct Args {
   oa::attacks::PgdOptions pgd{.eps = 0.0, .iterations = 50};  // eps 0: 1 (Linf) or 10 (L2)
   std::int64_t bisect_steps = 10;
   double sparse_threshold = 2.0;  // above 1: the dense path everywhere
-  int threads = 2;
+  oa::experiments::RuntimeOptions runtime;
 };
 
 // ---- the attacks, with their options resolved from the preset and the flags -------------
@@ -394,6 +394,8 @@ void print_table(const std::vector<AttackRun>& runs) {
 void attack_model(const Args& args, const std::string& checkpoint, const fs::path& out) {
   using namespace oa;
   auto loaded = experiments::load_model(checkpoint);
+  const Device device = args.runtime.apply();
+  loaded.model->to(device);
   // Pruned convs on the sparse path: the same function, fewer FLOPs (prune/sparse_execution.h).
   std::optional<prune::SparseExecution> sparse;
   if (args.sparse_threshold <= 1.0) {
@@ -433,7 +435,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
     {
       NoGradGuard no_grad;
       loaded.model->eval();
-      logits = (*loaded.model)(x);
+      logits = (*loaded.model)(x.to(device));
     }
     const std::int64_t classes = logits.size(1);
     const auto predicted = experiments::argmax_rows(logits);
@@ -457,8 +459,9 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
       }
       if (attacked.empty()) continue;
       const auto start = std::chrono::steady_clock::now();
-      const auto result = run.attack.run(*loaded.model, data::take_rows(x, attacked),
-                                         Tensor::from_vector(goals, {static_cast<std::int64_t>(goals.size())}));
+      const auto result =
+          run.attack.run(*loaded.model, data::take_rows(x, attacked).to(device),
+                         Tensor::from_vector(goals, {static_cast<std::int64_t>(goals.size())}).to(device));
       run.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       for (std::size_t k = 0; k < attacked.size(); ++k) run.rows[todo[attacked[k]]].r = result.samples[k];
       run.write();
@@ -489,7 +492,6 @@ std::vector<std::string> model_dir_names(const std::vector<std::string>& checkpo
 }
 
 int run(const Args& args) {
-  oa::set_num_threads(args.threads);
   std::set<std::string> seen;
   for (const auto& name : args.attacks) {
     OA_CHECK(std::find(kAttackNames.begin(), kAttackNames.end(), name) != kAttackNames.end(),
@@ -535,7 +537,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", args.seed, "Seed of --target random")->capture_default_str();
   app.add_option("--sparse", args.sparse_threshold,
                  "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
-  app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
+  args.runtime.add_to(app);
 
   auto* cw = app.add_option_group("cw-l2 and cw-linf", "Unset flags take the preset's value");
   cw->add_option("--preset", args.preset,

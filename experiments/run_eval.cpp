@@ -25,7 +25,7 @@ struct Args {
   oa::experiments::DataChoice data;
   std::int64_t batch_size = 500;
   double sparse_threshold = 1.0;  // above 1: never
-  int threads = 2;
+  oa::experiments::RuntimeOptions runtime;
 };
 
 // The model's logits for every row of `inputs`, in batches, in eval mode.
@@ -37,7 +37,7 @@ oa::Tensor all_logits(oa::nn::Module& model, const oa::Tensor& inputs, std::int6
   for (std::int64_t first = 0; first < inputs.size(0); first += batch_size) {
     std::vector<std::int64_t> rows;
     for (std::int64_t i = first; i < std::min(inputs.size(0), first + batch_size); ++i) rows.push_back(i);
-    const oa::Tensor logits = model(oa::data::take_rows(inputs, rows));
+    const oa::Tensor logits = model(oa::data::take_rows(inputs, rows).to(model.device()));
     classes = logits.size(1);
     const auto v = logits.to_vector<float>();
     values.insert(values.end(), v.begin(), v.end());
@@ -47,8 +47,9 @@ oa::Tensor all_logits(oa::nn::Module& model, const oa::Tensor& inputs, std::int6
 
 int run(const Args& args) {
   using namespace oa;
-  set_num_threads(args.threads);
+  const Device device = args.runtime.apply();
   auto loaded = experiments::load_model(args.checkpoint);
+  loaded.model->to(device);
   std::printf("model: %s from %s\n", loaded.config.name.c_str(), args.checkpoint.c_str());
   std::optional<prune::SparseExecution> sparse;
   if (args.sparse_threshold <= 1.0) {
@@ -105,6 +106,6 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", args.batch_size, "Images per forward pass")->capture_default_str();
   app.add_option("--sparse", args.sparse_threshold,
                  "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
-  app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
+  args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_eval", [&] { return run(args); });
 }

@@ -54,7 +54,7 @@ struct Args {
   bool nesterov = true, keep_first_dense = true, keep_last_dense = false, flip = true, resume = false;
   std::int64_t batch_size = 128, crop_padding = 2, prune_every = 50, limit_train = 0, limit_test = 0;
   std::uint64_t seed = 0;
-  int threads = 2;
+  oa::experiments::RuntimeOptions runtime;
 };
 
 // The options a resumed ladder must share with the run it continues.
@@ -130,6 +130,7 @@ class Ladder {
   Args args_;
   fs::path out_;
   oa::experiments::LoadedModel dense_;
+  oa::Device device_ = oa::Device::CPU;  // where the models prune, fine-tune and predict
   oa::data::Dataset train_, test_;
   std::map<std::string, std::int64_t> original_widths_;
   std::vector<std::int64_t> dense_predictions_;
@@ -223,7 +224,7 @@ void Ladder::write_ladder() const {
 
 int Ladder::run() {
   using namespace oa;
-  set_num_threads(args_.threads);
+  device_ = args_.runtime.apply();
   OA_CHECK(args_.method == "global" || args_.method == "layer" || args_.method == "filter",
            "--method must be global, layer or filter, got '{}'", args_.method);
   OA_CHECK(args_.schedule == "oneshot" || args_.schedule == "cubic", "--schedule must be oneshot or cubic, got '{}'",
@@ -255,6 +256,7 @@ int Ladder::run() {
   fs::create_directories(out_);
 
   dense_ = experiments::load_model(args_.from);
+  dense_.model->to(device_);
   experiments::DataChoice choice{.name = dense_.metadata.value("dataset", std::string("fashion-mnist")),
                                  .dir = args_.data_dir,
                                  .labels = dense_.metadata.value("labels", std::string("true")),
@@ -284,6 +286,7 @@ int Ladder::run() {
   if (done > 0) {
     const auto last = out_ / rung_name(args_.sparsities[done - 1]) / "checkpoint.safetensors";
     model = experiments::load_model(last.string()).model;
+    model->to(device_);
     std::printf("resume: %zu of %zu rungs done, continuing from %s\n", done, args_.sparsities.size(),
                 last.string().c_str());
   }
@@ -351,6 +354,6 @@ int main(int argc, char** argv) {
   app.add_option("--limit-test", args.limit_test, "Use only the first N test images (0: all)");
   app.add_option("--seed", args.seed, "Seed of shuffling and augmentation")->capture_default_str();
   app.add_flag("--resume", args.resume, "Continue the ladder in --out at its first unfinished rung");
-  app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
+  args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_prune", [&] { return Ladder(args).run(); });
 }

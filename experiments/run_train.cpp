@@ -40,7 +40,7 @@ struct Args {
   std::int64_t crop_padding = 2;
   bool flip = true;
   std::uint64_t seed = 0;
-  int threads = 2;
+  oa::experiments::RuntimeOptions runtime;
 };
 
 // history.csv from the epochs' JSON rows (pandas.read_csv loads it).
@@ -56,7 +56,7 @@ std::string history_csv(const nlohmann::json& history) {
 
 int run(const Args& args) {
   using namespace oa;
-  set_num_threads(args.threads);
+  const Device device = args.runtime.apply();
   OA_CHECK(args.epochs >= 1, "--epochs must be at least 1, got {}", args.epochs);
   OA_CHECK(args.batch_size >= 1, "--batch-size must be at least 1, got {}", args.batch_size);
   const fs::path out = args.out;
@@ -80,6 +80,7 @@ int run(const Args& args) {
 
   Rng rng(args.seed);
   auto model = models::make_model(config, rng);
+  model->to(device);  // before the optimiser sees the parameters, so its state lives there too
   std::int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
   optim::SGD optimizer(model->parameters(), {.lr = args.lr, .momentum = args.momentum,
@@ -103,8 +104,9 @@ int run(const Args& args) {
     history = meta.value("history", nlohmann::json::array());
     std::printf("resume: %s after epoch %d\n", checkpoint.string().c_str(), start_epoch);
   }
-  std::printf("model: %s (width %lld), %lld parameters; %d threads; BLAS kernels %s\n", args.model.c_str(),
-              (long long)args.width, (long long)parameters, args.threads, blas_kernels().c_str());
+  std::printf("model: %s (width %lld), %lld parameters; device %s; %d threads; BLAS kernels %s\n", args.model.c_str(),
+              (long long)args.width, (long long)parameters, args.runtime.device.c_str(), args.runtime.threads,
+              blas_kernels().c_str());
 
   data::BatchLoader loader(train, {.batch_size = args.batch_size,
                                    .seed = args.seed,
@@ -145,7 +147,8 @@ int run(const Args& args) {
     nlohmann::json summary = meta;
     summary["model"] = args.model;
     summary["parameters"] = parameters;
-    summary["threads"] = args.threads;
+    summary["threads"] = args.runtime.threads;
+    summary["device"] = args.runtime.device;
     io::write_file_atomic((out / "summary.json").string(), summary.dump(2) + "\n");
   }
   OA_CHECK(!history.empty(), "no epoch ran: the run in {} is already complete", args.out);
@@ -188,6 +191,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--flip", args.flip, "Random horizontal flips (true/false)")->capture_default_str();
   app.add_option("--seed", args.seed, "Seed of initialisation, shuffling and augmentation")->capture_default_str();
-  app.add_option("--threads", args.threads, "CPU threads")->capture_default_str();
+  args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_train", [&] { return run(args); });
 }

@@ -5,8 +5,28 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
+
+#include "framework/util/runtime.h"
 
 namespace oa::experiments {
+
+// The flags every run_* shares: CPU threads and the device that runs the model.
+struct RuntimeOptions {
+  int threads = 2;
+  std::string device = "cpu";
+
+  void add_to(CLI::App& app) {
+    app.add_option("--threads", threads, "CPU threads")->capture_default_str();
+    app.add_option("--device", device, "cpu or cuda (the GPU; the data stays on the host until each batch)")
+        ->capture_default_str();
+  }
+  // Sets the thread count and returns the device, checked to be usable.
+  Device apply() const {
+    set_num_threads(threads);
+    return parse_device(device);
+  }
+};
 
 template <class Body>
 int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body) {

@@ -72,8 +72,9 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
     if (before_step) before_step(step);
     optimizer.set_lr(lr_at(step));
     optimizer.zero_grad();
-    Tensor logits = model(batch.images);
-    Tensor loss = cross_entropy(logits, batch.labels, label_smoothing);
+    const Device device = model.device();
+    Tensor logits = model(batch.images.to(device));
+    Tensor loss = cross_entropy(logits, batch.labels.to(device), label_smoothing);
     loss.backward();
     optimizer.step();
     return std::pair{logits.detach(), loss.detach()};
@@ -87,12 +88,13 @@ EpochStats evaluate(nn::Module& model, const data::Dataset& data, std::int64_t b
   data::BatchLoader loader(data, {.batch_size = batch_size, .shuffle = false});
   if (predictions) predictions->clear();
   return run_epoch(loader, 0, label, [&](const data::Batch& batch, std::int64_t) {
-    Tensor logits = model(batch.images);
+    const Device device = model.device();
+    Tensor logits = model(batch.images.to(device));
     if (predictions) {
       const auto classes = argmax_rows(logits);
       predictions->insert(predictions->end(), classes.begin(), classes.end());
     }
-    return std::pair{logits, cross_entropy(logits, batch.labels)};
+    return std::pair{logits, cross_entropy(logits, batch.labels.to(device))};
   });
 }
 

@@ -22,6 +22,8 @@ struct EpochStats {
 // The predicted class (argmax) of each row of [N, C] logits.
 std::vector<std::int64_t> argmax_rows(const Tensor& logits);
 
+// The loops run on the model's device: each batch is copied there from the host.
+//
 // One epoch of `loader` in training mode with a progress bar. Before step s of the epoch
 // the optimiser's learning rate is set to lr_at(s), and before_step(s) runs if given
 // (gradual pruning tightens the masks there).

@@ -167,6 +167,10 @@ cp "$work/data/t10k-labels-idx1-ubyte.gz" "$work/count/train-labels-idx1-ubyte.g
 expect_error "image/label count mismatch" "200 images but" --data-dir "$work/count"
 expect_error "unknown model" "--model" --data-dir "$work/data" --model resnet9000
 expect_error "zero epochs" "--epochs" --data-dir "$work/data" --epochs 0
+expect_error "unknown device" "--device must be cpu or cuda" --data-dir "$work/data" --device tpu
+if ! nvidia-smi -L >/dev/null 2>&1; then  # no GPU here: --device cuda must say so and why
+  expect_error "--device cuda without a GPU" "--device cuda: no GPU can be used here" --data-dir "$work/data" --device cuda
+fi
 
 echo "$failures failed"
 exit $((failures > 0))
