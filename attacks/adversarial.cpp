@@ -5,11 +5,25 @@
 #include <limits>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/ops.h"
 
 namespace oa::attacks {
 
 Tensor tensor_like(const std::vector<double>& values, const Shape& shape, const Tensor& like) {
   return Tensor::from_vector(values, shape).to(like.dtype()).to(like.device());
+}
+
+Tensor row_mask(const std::vector<bool>& flags, const Tensor& like) {
+  return tensor_like(std::vector<double>(flags.begin(), flags.end()), {static_cast<std::int64_t>(flags.size())}, like);
+}
+
+Tensor per_sample(const std::vector<double>& values, const Tensor& like) {
+  return tensor_like(values, {static_cast<std::int64_t>(values.size()), 1, 1, 1}, like);
+}
+
+std::vector<double> row_l2_norms(const Tensor& t) {
+  NoGradGuard no_grad;
+  return sqrt(sum(square(t), {1, 2, 3})).to_vector<double>();
 }
 
 void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op) {

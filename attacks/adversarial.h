@@ -28,6 +28,14 @@ struct AttackOutput {
 // how the attacks' host-side state (perturbations, constants) enters the model's graph.
 Tensor tensor_like(const std::vector<double>& values, const Shape& shape, const Tensor& like);
 
+// A [N] tensor of 1 where `flags` is true, 0 elsewhere, with like's dtype and device (the
+// mask of backend::where_rows, which keeps per-sample rows such as the best example so far).
+Tensor row_mask(const std::vector<bool>& flags, const Tensor& like);
+// Per-sample values as a [N, 1, 1, 1] tensor like `like` (broadcast over each sample's pixels).
+Tensor per_sample(const std::vector<double>& values, const Tensor& like);
+// The L2 norm of each sample (row) of t [N, C, H, W], brought to the host.
+std::vector<double> row_l2_norms(const Tensor& t);
+
 // Throws unless x is [N, C, H, W] and labels int64 [N] (`op` names the attack).
 void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op);
 

@@ -91,7 +91,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
         }
       }
       if (std::find(improved.begin(), improved.end(), true) != improved.end())
-        backend::where_rows(detail::row_mask(improved, x), x_adv.detach(), best_adv, best_adv);
+        backend::where_rows(row_mask(improved, x), x_adv.detach(), best_adv, best_adv);
       adam.step(w, w_var.grad(), active);
       if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
     }

@@ -80,7 +80,7 @@ AttackOutput cw_linf(nn::Module& model, const Tensor& x, const Tensor& labels, c
     }
     NoGradGuard no_grad;
     if (std::find(improved.begin(), improved.end(), true) != improved.end())
-      backend::where_rows(detail::row_mask(improved, x), add(x, delta), best_adv, best_adv);
+      backend::where_rows(row_mask(improved, x), add(x, delta), best_adv, best_adv);
     if (std::find(solved.begin(), solved.end(), true) != solved.end()) adam.reset(solved);
     adam.step(delta, d.grad(), update);
     delta.copy_(sub(clamp(add(x, delta), 0.0, 1.0), x));  // back into the box: x + delta in [0, 1]

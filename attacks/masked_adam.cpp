@@ -7,10 +7,6 @@
 
 namespace oa::attacks::detail {
 
-Tensor row_mask(const std::vector<bool>& flags, const Tensor& like) {
-  return tensor_like(std::vector<double>(flags.begin(), flags.end()), {static_cast<std::int64_t>(flags.size())}, like);
-}
-
 MaskedAdam::MaskedAdam(const Tensor& w, double lr)
     : m_(Tensor::zeros(w.shape(), w.dtype(), w.device())),
       v_(Tensor::zeros(w.shape(), w.dtype(), w.device())),

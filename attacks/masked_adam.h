@@ -28,8 +28,4 @@ class MaskedAdam {
   double lr_, beta1_ = 0.9, beta2_ = 0.999, eps_ = 1e-8;
 };
 
-// A [N] tensor of 1 where `flags` is true, 0 elsewhere, with like's dtype and device (the
-// mask of backend::where_rows).
-Tensor row_mask(const std::vector<bool>& flags, const Tensor& like);
-
 }  // namespace oa::attacks::detail

@@ -40,5 +40,6 @@ Tensor sub(const Tensor& a, const Tensor& b) { return binary<math::Sub>(a, b, "s
 Tensor mul(const Tensor& a, const Tensor& b) { return binary<math::Mul>(a, b, "mul"); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary<math::Div>(a, b, "div"); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary<math::Maximum>(a, b, "maximum"); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary<math::Minimum>(a, b, "minimum"); }
 
 }  // namespace oa

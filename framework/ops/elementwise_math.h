@@ -46,6 +46,10 @@ struct Relu {  // d/dx max(x, 0) = [x > 0]
   template <class T> OA_HOST_DEVICE T forward(T x) const { return x > T(0) ? x : T(0); }
   template <class T> OA_HOST_DEVICE T backward(T x, T) const { return x > T(0) ? T(1) : T(0); }
 };
+struct Sign {  // -1, 0 or 1; piecewise constant: derivative 0 (PyTorch's choice at 0 too)
+  template <class T> OA_HOST_DEVICE T forward(T x) const { return T((x > T(0)) - (x < T(0))); }
+  template <class T> OA_HOST_DEVICE T backward(T, T) const { return T(0); }
+};
 struct Clamp {  // derivative 1 on [lo, hi] (bounds included, as PyTorch), 0 outside
   double lo, hi;
   template <class T> OA_HOST_DEVICE T forward(T x) const {
@@ -95,6 +99,12 @@ struct Maximum {  // the gradient goes to the larger operand (to a on ties)
   template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return a >= b ? a : b; }
   template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return a >= b ? T(1) : T(0); }
   template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return a >= b ? T(0) : T(1); }
+};
+
+struct Minimum {  // the gradient goes to the smaller operand (to a on ties)
+  template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return a <= b ? a : b; }
+  template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return a <= b ? T(1) : T(0); }
+  template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return a <= b ? T(0) : T(1); }
 };
 
 // The backward of a binary op, one operand at a time: grad * d out / d a (or / d b).

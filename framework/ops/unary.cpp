@@ -31,6 +31,7 @@ Tensor abs(const Tensor& x) { return unary<math::Abs>(x, "abs"); }
 Tensor sqrt(const Tensor& x) { return unary<math::Sqrt>(x, "sqrt"); }
 Tensor square(const Tensor& x) { return unary<math::Square>(x, "square"); }
 Tensor relu(const Tensor& x) { return unary<math::Relu>(x, "relu"); }
+Tensor sign(const Tensor& x) { return unary<math::Sign>(x, "sign"); }
 Tensor add_scalar(const Tensor& x, double s) { return unary(x, "add_scalar", math::AddScalar{s}); }
 Tensor mul_scalar(const Tensor& x, double s) { return unary(x, "mul_scalar", math::MulScalar{s}); }
 Tensor pow_scalar(const Tensor& x, double p) { return unary(x, "pow_scalar", math::PowScalar{p}); }

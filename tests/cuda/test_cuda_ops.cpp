@@ -30,6 +30,7 @@ const UnaryCase kUnary[] = {
     {"sqrt", [](const Tensor& x) { return oa::sqrt(x); }, 0.1, 3},
     {"square", [](const Tensor& x) { return oa::square(x); }, -2, 2},
     {"relu", [](const Tensor& x) { return oa::relu(x); }, -2, 2},
+    {"sign", [](const Tensor& x) { return oa::sign(x); }, -2, 2},
     {"clamp(-0.5, 0.7)", [](const Tensor& x) { return oa::clamp(x, -0.5, 0.7); }, -2, 2},
     {"add_scalar(0.75)", [](const Tensor& x) { return oa::add_scalar(x, 0.75); }, -2, 2},
     {"mul_scalar(-1.5)", [](const Tensor& x) { return oa::mul_scalar(x, -1.5); }, -2, 2},
@@ -49,6 +50,7 @@ const BinaryCase kBinary[] = {
     {"mul", [](const Tensor& a, const Tensor& b) { return oa::mul(a, b); }, -1, 1},
     {"div", [](const Tensor& a, const Tensor& b) { return oa::div(a, b); }, 0.5, 2},
     {"maximum", [](const Tensor& a, const Tensor& b) { return oa::maximum(a, b); }, -1, 1},
+    {"minimum", [](const Tensor& a, const Tensor& b) { return oa::minimum(a, b); }, -1, 1},
 };
 
 // Shape pairs: equal, one side broadcast along inner or leading dims, both sides broadcast.

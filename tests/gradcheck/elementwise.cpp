@@ -62,6 +62,7 @@ TEST_CASE("gradcheck: unary elementwise ops") {
       {"sqrt", oa::sqrt, positive},
       {"square", oa::square, any_value},
       {"relu", oa::relu, away_from_zero},
+      {"sign", oa::sign, away_from_zero},  // piecewise constant: a zero gradient
       {"clamp(-0.6, 0.9)", clamp_op, clamp_input},
       {"add_scalar(0.7)", add_scalar_op, any_value},
       {"mul_scalar(-1.3)", mul_scalar_op, any_value},
@@ -88,7 +89,7 @@ TEST_CASE("gradcheck: binary ops with broadcasting") {
   const BinaryCase cases[] = {
       {"add", oa::add, any_values},         {"sub", oa::sub, any_values},
       {"mul", oa::mul, any_values},         {"div", oa::div, nonzero_divisor},
-      {"maximum", oa::maximum, no_ties},
+      {"maximum", oa::maximum, no_ties},    {"minimum", oa::minimum, no_ties},
   };
   const std::pair<Shape, Shape> shapes[] = {
       {{2, 3, 4}, {2, 3, 4}},  // no broadcasting

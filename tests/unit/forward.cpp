@@ -143,6 +143,8 @@ TEST_CASE("forward: elementwise ops and broadcasting") {
   check_values(oa::mul(a, Tensor::scalar(2)), {2, -4, 6, -8, 10, -12});
   check_values(oa::div(f32({1, 2}, {2, 1}), f32({1, 2, 4}, {1, 3})), {1, 0.5, 0.25, 2, 1, 0.5});
   check_values(oa::maximum(a, Tensor::scalar(0)), {1, 0, 3, 0, 5, 0});
+  check_values(oa::minimum(a, Tensor::scalar(0)), {0, -2, 0, -4, 0, -6});
+  check_values(oa::sign(f32({-3, 0, 0.5}, {3})), {-1, 0, 1});
   check_values(oa::relu(a), {1, 0, 3, 0, 5, 0});
   check_values(oa::abs(a), {1, 2, 3, 4, 5, 6});
   check_values(oa::clamp(a, -3, 2), {1, -2, 2, -3, 2, -3});
