@@ -3,7 +3,8 @@
 // For a block of B images and one group, with K = (C_in/groups) * KH * KW and P = OH * OW:
 //   col[K, B*P]     = im2col(x)   (each column holds the receptive field of one output pixel)
 //   y[C_out/g, B*P] = W[C_out/g, K] @ col
-//   backward:  grad_col = W^T @ grad_y, then col2im adds it back into grad_x;
+//   backward:  grad_col = W^T @ grad_y, then col2im adds it back into grad_x (at stride 1,
+//              a forward convolution with the rotated kernel instead: see below);
 //              grad_W  += grad_y @ col^T (summed over blocks).
 // B is 1 for large images and grows as the planes shrink, so that each GEMM has about
 // kTargetColumns columns: a GEMM with few columns (a 7x7 plane has 49) runs far below
@@ -179,7 +180,49 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
   });
 }
 
+namespace {
+
+// Stride 1, a square kernel and padding p <= K - 1: the input gradient is itself a
+// convolution, of grad_y padded by K - 1 - p with the kernel rotated by 180 degrees and its
+// channel axes swapped (per group):
+//   grad_x[ci, i, j] = sum_{co, a, b} grad_y[co, i + p - a, j + p - b] * w[co, ci, a, b]
+//                    = sum_{co, a', b'} grad_y_padded[co, i + a', j + b'] * w[co, ci, K-1-a', K-1-b'].
+// The forward path's im2col reads contiguously, where col2im scatters and adds: on the small
+// ResNet-20 planes this is the faster way (run_bench's attack and training steps).
+bool input_gradient_is_a_convolution(const Conv2dGeometry& g) {
+  return g.stride == 1 && g.kernel_h == g.kernel_w && g.padding <= g.kernel_h - 1 && !is_pointwise(g);
+}
+
+// w [C_out, C_in/g, K, K] -> w_t [C_in, C_out/g, K, K]: w_t[grp*cin_g + ci, co, a, b] =
+// w[grp*cout_g + co, ci, K-1-a, K-1-b].
+template <class T>
+Tensor rotated_transposed(const Tensor& w, const Conv2dGeometry& g) {
+  const std::int64_t cout_g = g.out_channels / g.groups, cin_g = g.in_channels / g.groups, k = g.kernel_h;
+  Tensor w_t = Tensor::empty({g.in_channels, cout_g, k, k}, w.dtype());
+  const T* src = w.data<T>();
+  T* dst = w_t.data<T>();
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    for (std::int64_t co = 0; co < cout_g; ++co)
+      for (std::int64_t ci = 0; ci < cin_g; ++ci)
+        for (std::int64_t a = 0; a < k; ++a)
+          for (std::int64_t b = 0; b < k; ++b)
+            dst[(((grp * cin_g + ci) * cout_g + co) * k + a) * k + b] =
+                src[(((grp * cout_g + co) * cin_g + ci) * k + (k - 1 - a)) * k + (k - 1 - b)];
+  return w_t;
+}
+
+}  // namespace
+
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {
+  if (input_gradient_is_a_convolution(g)) {
+    const Conv2dGeometry transposed{.batch = g.batch, .in_channels = g.out_channels, .in_h = g.out_h,
+                                    .in_w = g.out_w, .out_channels = g.in_channels, .kernel_h = g.kernel_h,
+                                    .kernel_w = g.kernel_w, .stride = 1, .padding = g.kernel_h - 1 - g.padding,
+                                    .groups = g.groups, .out_h = g.in_h, .out_w = g.in_w};
+    const Tensor w_t = dispatch_floating(w.dtype(), "conv2d backward (input)",
+                                         [&](auto tag) { return rotated_transposed<decltype(tag)>(w, g); });
+    return conv2d_forward(grad_y, w_t, nullptr, grad_x, transposed);
+  }
   dispatch_floating(grad_y.dtype(), "conv2d backward (input)", [&](auto tag) {
     using T = decltype(tag);
     const ConvPlan p(g);
