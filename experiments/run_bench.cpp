@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "attacks/cw_l2.h"
 #include "experiments/common/cli.h"
 #include "framework/autograd/node.h"
 #include "framework/backend/memory.h"
@@ -60,8 +61,11 @@ nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
                           {"cout", cout},   {"kernel", 3},  {"stride", stride}, {"pad", 1}};
   };
   auto model = [](const std::string& name, std::int64_t cin, std::int64_t size, std::int64_t b) {
+    // The CW-L2 loop is timed over this many iterations (fewer for the slow 224x224 models).
+    const std::int64_t cw_iterations = size >= 100 ? 3 : 20;
     return nlohmann::json{{"kind", "model"}, {"name", fmt::format("{} {}x{}x{} b{}", name, cin, size, size, b)},
-                          {"model", name},   {"batch", b}, {"cin", cin}, {"size", size}};
+                          {"model", name},   {"batch", b}, {"cin", cin}, {"size", size},
+                          {"cw_iterations", cw_iterations}};
   };
   if (suite == "resnet50") return nlohmann::json::array({model("resnet50", 3, 224, batch == 128 ? 16 : batch)});
   if (suite == "sparse") {
@@ -165,6 +169,12 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
             cross_entropy((*model)(x_adv), labels).backward();
           },
           min_time);
+      // The whole CW-L2 loop (tanh change of variables, margin loss, per-sample Adam and
+      // bookkeeping, the final verification), seconds per iteration: what an attack costs.
+      const std::int64_t iterations = c["cw_iterations"];
+      const attacks::CwL2Options cw{.search_steps = 1, .iterations = iterations, .abort_early = false};
+      out[name + "/cw_l2_iteration"] =
+          median_seconds([&] { attacks::cw_l2(*model, x, labels, cw); }, min_time) / static_cast<double>(iterations);
     }
   }
   return out;
