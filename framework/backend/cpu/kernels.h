@@ -10,6 +10,8 @@ namespace oa::cpu {
 
 using backend::Conv2dGeometry;
 using backend::Pool2dGeometry;
+using backend::DimSplit;
+using backend::split_at;
 
 void fill(Tensor& t, double value);
 void cast(const Tensor& src, Tensor& dst);             // any dtype to any dtype, same shape

@@ -2,9 +2,8 @@
 //   max:  y[n,c,oh,ow] = max over the window; backward sends the gradient to the argmax.
 //   avg:  y = sum over the window / k^2 (padding counts, PyTorch's count_include_pad);
 //         backward spreads grad / k^2 over the window.
-#include <limits>
-
 #include "framework/backend/cpu/kernels.h"
+#include "framework/backend/pool_math.h"
 
 namespace oa::cpu {
 
@@ -19,21 +18,8 @@ void maxpool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, const Pool2d
       const T* plane = px + nc * g.in_h * g.in_w;
       for (std::int64_t oh = 0; oh < g.out_h; ++oh)
         for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-          T best = -std::numeric_limits<T>::infinity();
-          std::int64_t arg = -1;
-          for (std::int64_t kh = 0; kh < g.kernel; ++kh) {
-            const std::int64_t ih = oh * g.stride - g.padding + kh;
-            if (ih < 0 || ih >= g.in_h) continue;
-            for (std::int64_t kw = 0; kw < g.kernel; ++kw) {
-              const std::int64_t iw = ow * g.stride - g.padding + kw;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const T v = plane[ih * g.in_w + iw];
-              if (v > best || arg < 0) best = v, arg = ih * g.in_w + iw;
-            }
-          }
           const std::int64_t o = (nc * g.out_h + oh) * g.out_w + ow;
-          py[o] = best;
-          pi[o] = arg;
+          py[o] = backend::window_max(plane, g, oh, ow, pi + o);
         }
     }
   });

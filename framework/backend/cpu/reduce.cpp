@@ -38,21 +38,6 @@ void expand_to(const Tensor& x, Tensor& out) {
   });
 }
 
-namespace {
-// x viewed as [outer, n, inner] around `dim`.
-struct DimSplit {
-  std::int64_t outer = 1, n = 1, inner = 1;
-};
-DimSplit split_at(const Shape& shape, int dim) {
-  DimSplit s;
-  for (int d = 0; d < static_cast<int>(shape.size()); ++d) {
-    if (d < dim) s.outer *= shape[d];
-    else if (d == dim) s.n = shape[d];
-    else s.inner *= shape[d];
-  }
-  return s;
-}
-}  // namespace
 
 void max_dim(const Tensor& x, int dim, Tensor& values, Tensor& indices) {
   const DimSplit s = split_at(x.shape(), dim);

@@ -17,6 +17,8 @@ namespace oa::cuda {
 
 using backend::Conv2dGeometry;
 using backend::Pool2dGeometry;
+using backend::DimSplit;
+using backend::split_at;
 
 // ---- basic (elementwise.cu) ------------------------------------------------------------
 void fill(Tensor& t, double value);

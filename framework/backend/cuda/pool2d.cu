@@ -14,6 +14,7 @@
 
 #include "framework/backend/cuda/context.h"
 #include "framework/backend/cuda/kernels.h"
+#include "framework/backend/pool_math.h"
 
 namespace oa::cuda {
 
@@ -42,23 +43,7 @@ template <class T>
 __global__ void maxpool_forward_kernel(const T* x, T* y, std::int64_t* indices, Pool2dGeometry g, std::int64_t n) {
   for (std::int64_t o = thread_index(); o < n; o += thread_count()) {
     const std::int64_t ow = o % g.out_w, oh = (o / g.out_w) % g.out_h, nc = o / (g.out_w * g.out_h);
-    const T* plane = x + nc * g.in_h * g.in_w;
-    T best = static_cast<T>(-INFINITY);
-    std::int64_t arg = -1;
-    for (std::int64_t kh = 0; kh < g.kernel; ++kh) {
-      const std::int64_t ih = oh * g.stride - g.padding + kh;
-      if (ih < 0 || ih >= g.in_h) continue;
-      for (std::int64_t kw = 0; kw < g.kernel; ++kw) {
-        const std::int64_t iw = ow * g.stride - g.padding + kw;
-        if (iw < 0 || iw >= g.in_w) continue;
-        const T v = plane[ih * g.in_w + iw];
-        // Strictly greater: the first maximum wins; the first element is taken whatever it
-        // is (so a NaN there stays), exactly the CPU's rule.
-        if (v > best || arg < 0) best = v, arg = ih * g.in_w + iw;
-      }
-    }
-    y[o] = best;
-    indices[o] = arg;
+    y[o] = backend::window_max(x + nc * g.in_h * g.in_w, g, oh, ow, indices + o);  // the CPU's very rule
   }
 }
 

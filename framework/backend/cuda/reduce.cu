@@ -184,19 +184,6 @@ ExpandIndex make_expand_index(const Shape& x_shape, const Shape& out_shape) {
 
 // ---- max_dim -------------------------------------------------------------------------------
 
-// x viewed as [outer, n, inner] around `dim`.
-struct DimSplit {
-  std::int64_t outer = 1, n = 1, inner = 1;
-};
-DimSplit split_at(const Shape& shape, int dim) {
-  DimSplit s;
-  for (int d = 0; d < static_cast<int>(shape.size()); ++d) {
-    if (d < dim) s.outer *= shape[d];
-    else if (d == dim) s.n = shape[d];
-    else s.inner *= shape[d];
-  }
-  return s;
-}
 
 // values[o, in] = max_k x[o, k, in], indices[o, in] = the first k reaching it (a strict >
 // from -inf, as on the CPU: NaNs are never picked). One thread per output element.
