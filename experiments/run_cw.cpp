@@ -5,6 +5,7 @@
 //   cw-l2            Carlini-Wagner L2 (attacks/cw_l2.h)
 //   cw-linf          Carlini-Wagner Linf, the paper's tau iteration (attacks/cw_linf.h)
 //   ddn              Decoupled Direction and Norm, L2 (attacks/ddn.h)
+//   fmn-linf         Fast Minimum-Norm, Linf (attacks/fmn.h)
 //   pgd-bisect-linf  PGD with a per-sample bisection of the radius: an upper bound on the
 //   pgd-bisect-l2    minimal distance, the cross-check of the others (attacks/pgd.h)
 // Only samples the model classifies correctly are attacked: untargeted, or with --targeted
@@ -40,6 +41,7 @@
 #include "attacks/cw_l2.h"
 #include "attacks/cw_linf.h"
 #include "attacks/ddn.h"
+#include "attacks/fmn.h"
 #include "attacks/pgd.h"
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
@@ -57,7 +59,8 @@ using oa::attacks::AttackOutput;
 
 namespace {
 
-const std::vector<std::string> kAttackNames = {"cw-l2", "cw-linf", "ddn", "pgd-bisect-linf", "pgd-bisect-l2"};
+const std::vector<std::string> kAttackNames = {"cw-l2",    "cw-linf",         "ddn",
+                                               "fmn-linf", "pgd-bisect-linf", "pgd-bisect-l2"};
 
 struct Args {
   std::vector<std::string> checkpoints, attacks{"cw-l2"};
@@ -76,6 +79,7 @@ struct Args {
   std::optional<double> linf_lr, linf_c0;
   oa::attacks::CwLinfOptions cw_linf;  // c_max, tau0, tau_decrease, tau_min
   oa::attacks::DdnOptions ddn;
+  oa::attacks::FmnOptions fmn;
   oa::attacks::PgdOptions pgd{.eps = 0.0, .iterations = 50};  // eps 0: 1 (Linf) or 10 (L2)
   std::int64_t bisect_steps = 10;
   double sparse_threshold = 2.0;  // above 1: the dense path everywhere
@@ -157,6 +161,14 @@ Attack make_attack(const std::string& name, const Args& a) {
             {{"steps", o.steps}, {"gamma", o.gamma}, {"init_norm", o.init_norm}, {"alpha_max", o.alpha_max},
              {"alpha_min", o.alpha_min}},
             [o](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) { return ddn(m, x, y, o); }};
+  }
+  if (name == "fmn-linf") {
+    FmnOptions o = a.fmn;
+    o.targeted = a.targeted;
+    return {name,
+            {{"steps", o.steps}, {"alpha_init", o.alpha_init}, {"gamma_init", o.gamma_init},
+             {"gamma_final", o.gamma_final}},
+            [o](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) { return fmn_linf(m, x, y, o); }};
   }
   const auto o = pgd_options(a, name == "pgd-bisect-l2" ? Norm::L2 : Norm::Linf);
   const std::int64_t steps = a.bisect_steps;
@@ -519,7 +531,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", args.checkpoints, "Checkpoint(s) (.safetensors), comma-separated")
       ->required()
       ->delimiter(',');
-  app.add_option("--attack", args.attacks, "cw-l2, cw-linf, ddn, pgd-bisect-linf, pgd-bisect-l2, or a comma-separated list")
+  app.add_option("--attack", args.attacks,
+                 "cw-l2, cw-linf, ddn, fmn-linf, pgd-bisect-linf, pgd-bisect-l2, or a comma-separated list")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--split", args.split, "train or test")->capture_default_str();
@@ -577,6 +590,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   ddn->add_option("--init-norm", args.ddn.init_norm, "ddn: initial norm eps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  auto* fmn = app.add_option_group("fmn-linf");
+  fmn->add_option("--fmn-steps", args.fmn.steps, "fmn-linf: gradient steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  fmn->add_option("--fmn-alpha", args.fmn.alpha_init, "fmn-linf: first step size (annealed to a hundredth of it)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 

@@ -13,6 +13,7 @@
 #include "attacks/cw_l2.h"
 #include "attacks/cw_linf.h"
 #include "attacks/ddn.h"
+#include "attacks/fmn.h"
 #include "attacks/pgd.h"
 #include "framework/backend/dispatch.h"
 #include "framework/optim/optimizer.h"
@@ -183,7 +184,7 @@ TEST_CASE("cuda where_rows and row_adam_step (the attacks' per-sample state) mat
 
 // The attacks take a model and inputs on one device: their per-pixel state (perturbation,
 // Adam's moments, the best example) stays there, only per-sample numbers visit the host.
-TEST_CASE("cuda attacks: CW-L2, CW-Linf, DDN and PGD on a tiny net moved to the GPU give the CPU's results") {
+TEST_CASE("cuda attacks: CW-L2, CW-Linf, FMN, DDN and PGD on a tiny net moved to the GPU give the CPU's results") {
   using Attack = std::function<oa::attacks::AttackOutput(Module&, const Tensor&, const Tensor&)>;
   const std::pair<const char*, Attack> attacks[] = {
       {"cw-l2 3x100 warm start",
@@ -194,6 +195,8 @@ TEST_CASE("cuda attacks: CW-L2, CW-Linf, DDN and PGD on a tiny net moved to the 
        [](Module& m, const Tensor& x, const Tensor& y) {
          return oa::attacks::cw_linf(m, x, y, {.iterations = 30, .c0 = 0.1, .max_steps = 300});
        }},
+      {"fmn-linf 100 steps",
+       [](Module& m, const Tensor& x, const Tensor& y) { return oa::attacks::fmn_linf(m, x, y, {.steps = 100}); }},
       {"ddn", [](Module& m, const Tensor& x, const Tensor& y) { return oa::attacks::ddn(m, x, y, {}); }},
       {"pgd Linf eps 0.1",
        [](Module& m, const Tensor& x, const Tensor& y) {
@@ -206,9 +209,11 @@ TEST_CASE("cuda attacks: CW-L2, CW-Linf, DDN and PGD on a tiny net moved to the 
   };
   for (DType dt : kFloatTypes)
     for (const auto& [name, attack] : attacks) {
-      // CW's abort-early and search over c branch on comparisons that float32 rounding can
-      // flip on one device only: compared in float64, where both devices agree to ~1e-12.
-      if (dt == DType::Float32 && std::string(name).rfind("cw", 0) == 0) continue;
+      // CW's abort-early and search over c, and FMN's radius, branch on comparisons that
+      // float32 rounding can flip on one device only: compared in float64, where both devices
+      // agree to ~1e-12.
+      const std::string attack_name = name;
+      if (dt == DType::Float32 && (attack_name.rfind("cw", 0) == 0 || attack_name.rfind("fmn", 0) == 0)) continue;
       const std::string what = tag(name, dt);
       const auto problem = oa::test::make_tiny_net_problem(12);
       const ModelPair models = model_pair([] { return oa::test::make_tiny_net_problem(12).model; }, dt);

@@ -64,14 +64,14 @@ PY
 #    per-sample minimum over them; a resume after a kill; errors that name the flag.
 run_cw=$(dirname "$run_train")/run_cw
 cw_args=(--model "$work/out/checkpoint.safetensors" --data-dir "$work/data" --n 12 --batch-size 5
-         --attack cw-l2,ddn,cw-linf,pgd-bisect-linf --search-steps 3 --iterations 30 --c0 1 --max-steps 60 --linf-lr 0.01
-         --ddn-steps 30 --bisect-steps 5 --pgd-iterations 10 --threads 1)
+         --attack cw-l2,ddn,cw-linf,fmn-linf,pgd-bisect-linf --search-steps 3 --iterations 30 --c0 1 --max-steps 60
+         --linf-lr 0.01 --ddn-steps 30 --fmn-steps 30 --bisect-steps 5 --pgd-iterations 10 --threads 1)
 "$run_cw" "${cw_args[@]}" --out "$work/cw" >"$work/cw.log" 2>&1
 check "run_cw exits 0" test $? -eq 0
 check "run_cw: per attack one CSV row per sample and a summary; failures NaN, never 0" "$python" - "$work/cw" <<'PY'
 import csv, json, math, sys
 good = True
-for attack in ["cw-l2", "ddn", "cw-linf", "pgd-bisect-linf"]:
+for attack in ["cw-l2", "ddn", "cw-linf", "fmn-linf", "pgd-bisect-linf"]:
     rows = list(csv.DictReader(open(f"{sys.argv[1]}/{attack}/samples.csv")))
     s = json.load(open(f"{sys.argv[1]}/{attack}/summary.json"))
     attacked = [r for r in rows if r["attacked"] == "1"]
@@ -85,7 +85,7 @@ sys.exit(0 if good else 1)
 PY
 check "run_cw: best/ holds each sample's smallest L2 and Linf over the attacks, and who found it" "$python" - "$work/cw" <<'PY'
 import csv, json, math, sys
-attacks = ["cw-l2", "ddn", "cw-linf", "pgd-bisect-linf"]
+attacks = ["cw-l2", "ddn", "cw-linf", "fmn-linf", "pgd-bisect-linf"]
 per = {a: {r["index"]: r for r in csv.DictReader(open(f"{sys.argv[1]}/{a}/samples.csv"))} for a in attacks}
 best = list(csv.DictReader(open(f"{sys.argv[1]}/best/samples.csv")))
 s = json.load(open(f"{sys.argv[1]}/best/summary.json"))
@@ -108,7 +108,7 @@ sys.exit(0 if good else 1)
 PY
 
 # A kill in the second batch: cw-l2 had finished it, the other attacks had not begun it.
-for attack in ddn cw-linf pgd-bisect-linf; do
+for attack in ddn cw-linf fmn-linf pgd-bisect-linf; do
   head -n 6 "$work/cw/$attack/samples.csv" >"$work/cw/$attack/cut.csv" && mv "$work/cw/$attack/cut.csv" "$work/cw/$attack/samples.csv"
 done
 cp -r "$work/cw" "$work/cw_before"
@@ -117,7 +117,7 @@ check "run_cw --resume says what each attack had done" grep -q "resume: 5 sample
 check "run_cw --resume keeps the finished rows and completes the others" "$python" - "$work/cw_before" "$work/cw" <<'PY'
 import csv, sys
 good = True
-for attack in ["cw-l2", "ddn", "cw-linf", "pgd-bisect-linf", "best"]:
+for attack in ["cw-l2", "ddn", "cw-linf", "fmn-linf", "pgd-bisect-linf", "best"]:
     before, after = (list(csv.DictReader(open(f"{d}/{attack}/samples.csv"))) for d in sys.argv[1:3])
     print(attack, len(before), "->", len(after), "rows")
     good = good and len(after) == 12 and after[:len(before)] == before
