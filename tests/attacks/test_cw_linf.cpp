@@ -82,11 +82,6 @@ TEST_CASE("cw_linf failures are reported as failures, never as distance 0") {
   auto p = oa::test::make_two_class_problem(4);
   // One Adam step cannot cross any boundary.
   const auto out = oa::attacks::cw_linf(*p.model, p.x, p.labels, {.max_steps = 1});
-  for (const auto& r : out.samples) {
-    CHECK_FALSE(r.success);
-    CHECK(std::isnan(r.linf));
-    CHECK(std::isnan(r.l2));
-    CHECK(r.forwards == 1);
-  }
-  CHECK(out.adversarial.to_vector<float>() == p.x.to_vector<float>());
+  oa::test::check_all_failed(out, p.x);
+  for (const auto& r : out.samples) CHECK(r.forwards == 1);
 }

@@ -65,13 +65,8 @@ TEST_CASE("fmn_linf failures are reported as failures, never as distance 0") {
   auto p = oa::test::make_two_class_problem(4);
   // One step evaluates only the clean input, which is classified correctly.
   const auto out = oa::attacks::fmn_linf(*p.model, p.x, p.labels, {.steps = 1});
-  for (const auto& r : out.samples) {
-    CHECK_FALSE(r.success);
-    CHECK(std::isnan(r.linf));
-    CHECK(std::isnan(r.l2));
-    CHECK(r.forwards == 1);
-  }
-  CHECK(out.adversarial.to_vector<float>() == p.x.to_vector<float>());
+  oa::test::check_all_failed(out, p.x);
+  for (const auto& r : out.samples) CHECK(r.forwards == 1);
 }
 
 TEST_CASE("fmn_linf refuses invalid options") {

@@ -9,12 +9,15 @@
 // (the distance to a hyperplane in a norm is the margin over the dual norm of its normal).
 // The inputs are drawn near the middle of the box, so that small distances are exact: the
 // minimal point stays inside [0, 1]. Labels are the model's own predictions.
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
 
+#include "attacks/adversarial.h"
 #include "framework/autograd/node.h"
 #include "framework/nn/layers.h"
 #include "framework/ops/ops.h"
@@ -114,6 +117,18 @@ inline Tensor next_labels(const Tensor& labels, std::int64_t classes) {
   auto y = labels.to_vector<std::int64_t>();
   for (auto& label : y) label = (label + 1) % classes;
   return Tensor::from_vector(y, labels.shape());
+}
+
+// An attack that broke nothing reports it so: no success, NaN distances (never 0), and the
+// clean inputs as its "adversarial" ones.
+inline void check_all_failed(const attacks::AttackOutput& out, const Tensor& x) {
+  for (const auto& r : out.samples) {
+    CHECK_FALSE(r.success);
+    CHECK(std::isnan(r.l2));
+    CHECK(std::isnan(r.linf));
+    CHECK(std::isnan(r.l0));
+  }
+  CHECK(out.adversarial.to_vector<float>() == x.to_vector<float>());
 }
 
 }  // namespace oa::test
