@@ -26,6 +26,11 @@ std::vector<double> row_l2_norms(const Tensor& t) {
   return sqrt(sum(square(t), {1, 2, 3})).to_vector<double>();
 }
 
+std::vector<double> row_linf_norms(const Tensor& t) {
+  NoGradGuard no_grad;
+  return max(abs(t).flatten(1), 1).to_vector<double>();
+}
+
 void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op) {
   check_rank(x, 4, op, "inputs");
   check_dtype(labels, DType::Int64, op, "labels");

@@ -35,6 +35,8 @@ Tensor row_mask(const std::vector<bool>& flags, const Tensor& like);
 Tensor per_sample(const std::vector<double>& values, const Tensor& like);
 // The L2 norm of each sample (row) of t [N, C, H, W], brought to the host.
 std::vector<double> row_l2_norms(const Tensor& t);
+// The Linf norm of each sample (row) of t [N, C, H, W], brought to the host.
+std::vector<double> row_linf_norms(const Tensor& t);
 
 // Throws unless x is [N, C, H, W] and labels int64 [N] (`op` names the attack).
 void check_attack_inputs(const Tensor& x, const Tensor& labels, const char* op);

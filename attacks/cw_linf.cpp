@@ -46,11 +46,7 @@ AttackOutput cw_linf(nn::Module& model, const Tensor& x, const Tensor& labels, c
 
     // Bookkeeping on this iterate (the one the logits belong to), before the update.
     const auto margins = m.to_vector<double>();
-    std::vector<double> linf;
-    {
-      NoGradGuard no_grad;
-      linf = max(abs(delta).flatten(1), 1).to_vector<double>();
-    }
+    const auto linf = row_linf_norms(delta);
     std::vector<bool> update = running, improved(n, false), solved(n, false);
     for (std::int64_t i = 0; i < n; ++i) {
       if (!running[i]) continue;

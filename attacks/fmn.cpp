@@ -15,12 +15,6 @@ namespace oa::attacks {
 
 namespace {
 
-// The Linf norm of each sample of t [N, C, H, W], brought to the host.
-std::vector<double> row_linf_norms(const Tensor& t) {
-  NoGradGuard no_grad;
-  return max(abs(t).flatten(1), 1).to_vector<double>();
-}
-
 // The cosine schedule from `from` (step 0) to `to` (the last step).
 double annealed(double from, double to, std::int64_t step, std::int64_t steps) {
   return to + (from - to) * (1 + std::cos(std::numbers::pi * double(step) / double(steps))) / 2;
