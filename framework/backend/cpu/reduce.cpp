@@ -38,7 +38,6 @@ void expand_to(const Tensor& x, Tensor& out) {
   });
 }
 
-
 void max_dim(const Tensor& x, int dim, Tensor& values, Tensor& indices) {
   const DimSplit s = split_at(x.shape(), dim);
   dispatch_floating(x.dtype(), "max", [&](auto tag) {

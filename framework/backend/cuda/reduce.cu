@@ -184,7 +184,6 @@ ExpandIndex make_expand_index(const Shape& x_shape, const Shape& out_shape) {
 
 // ---- max_dim -------------------------------------------------------------------------------
 
-
 // values[o, in] = max_k x[o, k, in], indices[o, in] = the first k reaching it (a strict >
 // from -inf, as on the CPU: NaNs are never picked). One thread per output element.
 template <class T>
