@@ -69,7 +69,7 @@ AttackOutput fmn_linf(nn::Module& model, const Tensor& x, const Tensor& labels, 
       found[i] = found[i] || adversarial;
       if (adversarial) eps[i] = std::min(eps[i] * (1 - gamma), best_linf[i]);
       else if (found[i]) eps[i] *= 1 + gamma;
-      else eps[i] = linf[i] + std::abs(margins[i]) / std::max(g_l1[i], 1e-12);
+      else eps[i] = linf[i] + (1 + gamma) * std::abs(margins[i]) / std::max(g_l1[i], 1e-12);
       eps[i] = std::min(eps[i], farthest[i]);
       step_scale[i] = -alpha / std::max(g_l2[i], 1e-12);  // descend the margin
     }

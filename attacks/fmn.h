@@ -6,9 +6,12 @@
 // target's margin, negated) and g its gradient:
 //     if x + delta is adversarial:       eps <- min(eps * (1 - gamma_k), best Linf so far)
 //     else, once one has been found:      eps <- eps * (1 + gamma_k)
-//     else (none found yet):              eps <- ||delta||_inf + |m| / ||g||_1
-//                                         (the first-order distance to the boundary; L1 is
-//                                         the dual norm of Linf)
+//     else (none found yet):              eps <- ||delta||_inf + (1 + gamma_k) |m| / ||g||_1
+//                                         (the first-order distance to the boundary, L1 being
+//                                         the dual norm of Linf, overshot by gamma_k: without
+//                                         it an iterate that reaches a locally linear boundary
+//                                         at the corner of its ball only approaches it, m -> +0,
+//                                         and never becomes adversarial)
 //     delta <- delta - alpha_k * g / ||g||_2       (towards the boundary, normalised step)
 //     delta <- clip(delta, -eps, eps)              (exactly onto the Linf ball of radius eps)
 //     delta <- clip(x + delta, 0, 1) - x           (the box)

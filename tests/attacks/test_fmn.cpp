@@ -39,6 +39,27 @@ TEST_CASE("fmn_linf finds the closed-form minimal Linf distance of a two-class l
   }
 }
 
+TEST_CASE("fmn_linf crosses a boundary that its first-order radius reaches exactly") {
+  // z0 - z1 = 0.5 * sum(x) - 3.75 = 0.25 at x = 0.5: d_inf = 0.25 / ||w0 - w1||_1 = 1/32, and the
+  // first step lands exactly on the corner -sign(w0 - w1) / 32, where the margin is exactly 0 in
+  // floating point. Without the overshoot the radius stays at 1/32 and no step is adversarial.
+  oa::Rng rng(1);
+  auto model = std::make_shared<oa::nn::Sequential>();
+  model->add(std::make_shared<oa::nn::Flatten>());
+  auto fc = std::make_shared<oa::nn::Linear>(16, 2, rng);
+  model->add(fc);
+  std::vector<double> w(32, 0.25);
+  std::fill(w.begin() + 16, w.end(), -0.25);
+  fc->weight.copy_(Tensor::from_vector(w, {2, 16}));
+  fc->bias.copy_(Tensor::from_vector(std::vector<double>{0.0, 3.75}, {2}));
+  const Tensor x = Tensor::full({1, 1, 4, 4}, 0.5, oa::DType::Float32);
+  const Tensor labels = Tensor::from_vector(std::vector<std::int64_t>{0}, {1});
+  const auto out = oa::attacks::fmn_linf(*model, x, labels, {.steps = 50});
+  REQUIRE(out.samples[0].success);
+  CHECK(out.samples[0].linf >= 1.0 / 32);
+  CHECK(out.samples[0].linf <= 1.01 / 32);
+}
+
 TEST_CASE("fmn_linf is no worse than the pgd_bisect upper bound and CW-Linf on a small nonlinear net") {
   auto p = oa::test::make_tiny_net_problem(12);
   const auto pgd = oa::attacks::pgd_bisect(*p.model, p.x, p.labels, {.eps = 1.0, .iterations = 100}, 12);
