@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -13,8 +14,8 @@ struct GzCloser {
   void operator()(gzFile_s* f) const { gzclose(f); }
 };
 
-// Reads exactly n bytes or throws naming what was being read.
-void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, const char* what) {
+// Reads up to n bytes (fewer only at the end of the file) and returns how many it read.
+std::size_t read_some(gzFile f, void* dst, std::size_t n, const std::string& path, const char* what) {
   std::size_t got = 0;
   while (got < n) {
     const int chunk = gzread(f, static_cast<char*>(dst) + got, static_cast<unsigned>(std::min<std::size_t>(n - got, 1u << 30)));
@@ -25,6 +26,12 @@ void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, con
     if (chunk == 0) break;
     got += static_cast<std::size_t>(chunk);
   }
+  return got;
+}
+
+// Reads exactly n bytes or throws naming what was being read.
+void read_exact(gzFile f, void* dst, std::size_t n, const std::string& path, const char* what) {
+  const std::size_t got = read_some(f, dst, n, path, what);
   OA_CHECK(got == n, "{}: file ends early while reading {} (expected {} bytes, got {})", path, what, n, got);
 }
 
@@ -52,8 +59,17 @@ IdxArray read_idx(const std::string& path) {
     count *= size;
   }
   OA_CHECK(count < (std::size_t(1) << 34), "{}: header announces {} values, too many", path, count);
-  out.values.resize(count);
-  read_exact(file.get(), out.values.data(), count, path, fmt::format("{} data bytes", count).c_str());
+  // The values arrive in chunks and the buffer grows with them, so that a header announcing
+  // more than the file holds fails as "file ends early" having allocated no more than the
+  // file's size plus one chunk (a gzip file's size says nothing of its contents' size).
+  constexpr std::size_t kChunk = std::size_t(1) << 24;
+  while (out.values.size() < count) {
+    const std::size_t done = out.values.size(), chunk = std::min(kChunk, count - done);
+    out.values.resize(done + chunk);
+    const std::size_t got = read_some(file.get(), out.values.data() + done, chunk, path, "the data");
+    OA_CHECK(got == chunk, "{}: file ends early: the header announces {} data bytes, the file holds {}", path, count,
+             done + got);
+  }
   std::uint8_t extra;
   OA_CHECK(gzread(file.get(), &extra, 1) == 0, "{}: trailing data after the {} values the header announces", path,
            count);
