@@ -29,7 +29,7 @@ struct AttackOutput {
 Tensor tensor_like(const std::vector<double>& values, const Shape& shape, const Tensor& like);
 
 // A [N] tensor of 1 where `flags` is true, 0 elsewhere, with like's dtype and device (the
-// mask of backend::where_rows, which keeps per-sample rows such as the best example so far).
+// mask of the op where(), which picks per-sample rows such as the best example so far).
 Tensor row_mask(const std::vector<bool>& flags, const Tensor& like);
 // Per-sample values as a [N, 1, 1, 1] tensor like `like` (broadcast over each sample's pixels).
 Tensor per_sample(const std::vector<double>& values, const Tensor& like);

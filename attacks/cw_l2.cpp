@@ -6,10 +6,9 @@
 #include <vector>
 
 #include "attacks/frozen_model.h"
-#include "attacks/masked_adam.h"
 #include "framework/autograd/node.h"
-#include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
+#include "framework/optim/row_adam.h"
 
 namespace oa::attacks {
 
@@ -47,7 +46,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
   std::vector<double> best_l2sq(n, std::numeric_limits<double>::infinity());
   Tensor best_adv = x.clone();
   Tensor w = Tensor::zeros(x.shape(), x.dtype(), x.device());  // the perturbation in tanh space
-  detail::MaskedAdam adam(w, o.lr);
+  optim::RowAdam adam(w, {.lr = o.lr});  // one Adam per sample
   AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
   const double sign = o.targeted ? -1.0 : 1.0;  // untargeted margin Z_y - max; targeted its negative
   const std::int64_t check_every = std::max<std::int64_t>(1, o.iterations / 10);
@@ -91,7 +90,7 @@ AttackOutput cw_l2(nn::Module& model, const Tensor& x, const Tensor& labels, con
         }
       }
       if (std::find(improved.begin(), improved.end(), true) != improved.end())
-        backend::where_rows(row_mask(improved, x), x_adv.detach(), best_adv, best_adv);
+        best_adv = where(row_mask(improved, x), x_adv.detach(), best_adv);
       adam.step(w, w_var.grad(), active);
       if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
     }

@@ -6,10 +6,9 @@
 #include <vector>
 
 #include "attacks/frozen_model.h"
-#include "attacks/masked_adam.h"
 #include "framework/autograd/node.h"
-#include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
+#include "framework/optim/row_adam.h"
 
 namespace oa::attacks {
 
@@ -31,7 +30,7 @@ AttackOutput cw_linf(nn::Module& model, const Tensor& x, const Tensor& labels, c
   std::vector<double> best_linf(n, std::numeric_limits<double>::infinity());
   Tensor best_adv = x.clone();
   Tensor delta = Tensor::zeros(x.shape(), x.dtype(), x.device());
-  detail::MaskedAdam adam(delta, o.lr);
+  optim::RowAdam adam(delta, {.lr = o.lr});  // one Adam per sample
   AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
   const double sign = o.targeted ? -1.0 : 1.0;  // untargeted margin Z_y - max; targeted its negative
 
@@ -76,7 +75,7 @@ AttackOutput cw_linf(nn::Module& model, const Tensor& x, const Tensor& labels, c
     }
     NoGradGuard no_grad;
     if (std::find(improved.begin(), improved.end(), true) != improved.end())
-      backend::where_rows(row_mask(improved, x), add(x, delta), best_adv, best_adv);
+      best_adv = where(row_mask(improved, x), add(x, delta), best_adv);
     if (std::find(solved.begin(), solved.end(), true) != solved.end()) adam.reset(solved);
     adam.step(delta, d.grad(), update);
     delta.copy_(sub(clamp(add(x, delta), 0.0, 1.0), x));  // back into the box: x + delta in [0, 1]

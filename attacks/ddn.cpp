@@ -8,7 +8,6 @@
 
 #include "attacks/frozen_model.h"
 #include "framework/autograd/node.h"
-#include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
 
 namespace oa::attacks {
@@ -51,7 +50,7 @@ AttackOutput ddn(nn::Module& model, const Tensor& x, const Tensor& labels, const
     }
     if (std::find(improved.begin(), improved.end(), true) != improved.end()) {
       NoGradGuard no_grad;
-      backend::where_rows(row_mask(improved, x), add(x, delta), best_adv, best_adv);
+      best_adv = where(row_mask(improved, x), add(x, delta), best_adv);
     }
     if (step == o.steps) break;
     cross_entropy(logits, labels).backward();

@@ -8,7 +8,6 @@
 
 #include "attacks/frozen_model.h"
 #include "framework/autograd/node.h"
-#include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
 
 namespace oa::attacks {
@@ -74,7 +73,7 @@ AttackOutput fmn_linf(nn::Module& model, const Tensor& x, const Tensor& labels, 
       step_scale[i] = -alpha / std::max(g_l2[i], 1e-12);  // descend the margin
     }
     if (std::find(improved.begin(), improved.end(), true) != improved.end())
-      backend::where_rows(row_mask(improved, x), add(x, delta), best_adv, best_adv);
+      best_adv = where(row_mask(improved, x), add(x, delta), best_adv);
     const Tensor radius = per_sample(eps, x);
     const Tensor stepped = add(delta, mul(g, per_sample(step_scale, x)));
     delta = sub(clamp(add(x, minimum(maximum(stepped, neg(radius)), radius)), 0.0, 1.0), x);

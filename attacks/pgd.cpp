@@ -6,7 +6,6 @@
 
 #include "attacks/frozen_model.h"
 #include "framework/autograd/node.h"
-#include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
 
 namespace oa::attacks {
@@ -66,7 +65,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
       }
     }
     if (std::find(newly_done.begin(), newly_done.end(), true) != newly_done.end())
-      backend::where_rows(row_mask(newly_done, x), add(x, delta), best, best);
+      best = where(row_mask(newly_done, x), add(x, delta), best);
     if (it == o.iterations || std::all_of(done.begin(), done.end(), [](bool b) { return b; })) break;
     loss.backward();
     const Tensor g = d.grad();
@@ -122,7 +121,7 @@ AttackOutput pgd_bisect(nn::Module& model, const Tensor& x, const Tensor& labels
       smaller[i] = trial.samples[i].success;
       (smaller[i] ? hi[i] : lo[i]) = mid[i];
     }
-    backend::where_rows(row_mask(smaller, x), trial.adversarial, out.adversarial, out.adversarial);
+    out.adversarial = where(row_mask(smaller, x), trial.adversarial, out.adversarial);
   }
   verify(model, x, labels, o.targeted, out);
   return out;

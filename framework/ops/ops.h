@@ -44,6 +44,11 @@ inline Tensor operator*(const Tensor& x, double s) { return mul_scalar(x, s); }
 inline Tensor operator*(double s, const Tensor& x) { return mul_scalar(x, s); }
 inline Tensor operator/(const Tensor& x, double s) { return mul_scalar(x, 1.0 / s); }
 
+// ---- a choice per row (where.cpp) -------------------------------------------------------
+// out[i, ...] = mask[i] != 0 ? a[i, ...] : b[i, ...] for a mask [N] and a, b [N, ...] of one
+// shape (and the mask's dtype); the gradient flows to a where the mask is set, to b elsewhere.
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+
 // ---- reductions (sum.cpp, max.cpp) ----------------------------------------------------
 // Over the listed dims (all dims when empty); keepdim keeps them with size 1.
 Tensor sum(const Tensor& x, std::vector<std::int64_t> dims = {}, bool keepdim = false);

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <map>
 
-#include "framework/backend/dispatch.h"
+#include "framework/autograd/node.h"
 #include "framework/nn/layers.h"
-#include "framework/ops/elementwise_math.h"
+#include "framework/ops/ops.h"
 
 namespace oa::prune {
 
@@ -45,8 +45,9 @@ std::vector<Tensor> parameter_masks(nn::Module& model) {
 }
 
 void apply_masks(nn::Module& model) {
+  NoGradGuard no_grad;  // an edit of the weights, not a step of any graph
   for (auto& layer : prunable_layers(model))
-    if (Tensor mask = mask_of(layer); mask.defined()) backend::map_binary(layer.weight, mask, layer.weight, math::Mul{});
+    if (Tensor mask = mask_of(layer); mask.defined()) layer.weight.copy_(mul(layer.weight, mask));
 }
 
 std::vector<std::string> masked_layer_names(nn::Module& model) {

@@ -82,6 +82,18 @@ TEST_CASE("cuda binary ops (add sub mul div maximum) with broadcasting: forward 
       }
 }
 
+TEST_CASE("cuda where with a per-row mask: forward and the gradients of both operands") {
+  for (DType dt : kFloatTypes)
+    for (const Shape& shape : {Shape{5, 3, 4}, Shape{300, 17}}) {
+      oa::Rng rng(3);
+      std::vector<double> flags(static_cast<std::size_t>(shape[0]));
+      for (std::size_t i = 0; i < flags.size(); ++i) flags[i] = i % 3 == 0 ? 0.0 : 1.0;
+      const Tensor mask = Tensor::from_vector(flags, {shape[0]}).to(dt);
+      check_op(tag("where " + oa::shape_str(shape), dt), [](auto& in) { return oa::where(in[0], in[1], in[2]); },
+               {mask, input(shape, dt, rng), input(shape, dt, rng)});
+    }
+}
+
 TEST_CASE("cuda sum and mean over dims, with and without keepdim, and sum_to") {
   const std::vector<std::int64_t> dim_sets[] = {{}, {0}, {1}, {2}, {-1}, {0, 2}, {1, 2}, {0, 1, 2}};
   for (DType dt : kFloatTypes) {

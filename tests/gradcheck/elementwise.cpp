@@ -120,3 +120,17 @@ TEST_CASE("gradcheck: binary op with only one operand requiring grad") {
   b.set_requires_grad();
   gradcheck::check("mul, a frozen", [](const std::vector<Tensor>& x) { return oa::mul(x[0], x[1]); }, {a, b});
 }
+
+TEST_CASE("gradcheck: where (a per-row mask; the gradient goes to a where it is set, to b elsewhere)") {
+  std::mt19937 rng(4);
+  const auto where_op = [](const std::vector<Tensor>& x) { return oa::where(x[0], x[1], x[2]); };
+  for (const Shape& shape : {Shape{5, 3, 2}, Shape{5}}) {
+    const Tensor mask = Tensor::from_vector<double>({1, 0, 0, -2, 1}, {5});  // the mask needs no gradient
+    Tensor a = any_value(shape, rng), b = any_value(shape, rng);
+    a.set_requires_grad();
+    b.set_requires_grad();
+    gradcheck::check("where " + oa::shape_str(shape), where_op, {mask, a, b});
+    a.set_requires_grad(false);
+    gradcheck::check("where, a frozen " + oa::shape_str(shape), where_op, {mask, a, b});
+  }
+}

@@ -351,6 +351,19 @@ TEST_CASE("where_rows picks whole rows by the per-sample mask, also in place") {
                        doctest::Contains("do not split into the 4 rows"), oa::Error);
 }
 
+TEST_CASE("forward: where picks whole rows of a or b by the per-row mask, and names the op in its errors") {
+  const Tensor a = f32({1, 2, 3, 4, 5, 6, 7, 8}, {4, 1, 2}), b = f32({-1, -2, -3, -4, -5, -6, -7, -8}, {4, 1, 2});
+  const Tensor mask = f32({1, 0, 0.5, 0}, {4});  // any nonzero value picks a
+  const Tensor out = oa::where(mask, a, b);
+  CHECK(out.shape() == Shape{4, 1, 2});
+  check_values(out, {1, 2, -3, -4, 5, 6, -7, -8});
+  check_values(a, {1, 2, 3, 4, 5, 6, 7, 8});  // the operands are left as they were
+  check_values(b, {-1, -2, -3, -4, -5, -6, -7, -8});
+  CHECK_THROWS_WITH_AS(oa::where(f32({1, 0, 1}, {3}), a, b), doctest::Contains("where: the mask"), oa::Error);
+  CHECK_THROWS_WITH_AS(oa::where(mask, a, b.reshape({4, 2})), doctest::Contains("where: shapes differ"), oa::Error);
+  CHECK_THROWS_WITH_AS(oa::where(mask.to(DType::Float64), a, b), doctest::Contains("where: dtypes differ"), oa::Error);
+}
+
 TEST_CASE("row_adam_step: each row is one Adam with its own bias correction; a step size of 0 keeps the row") {
   // Two rows of two elements, at Adam steps t = 1 and t = 3; a third row stands still.
   const double lr = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
