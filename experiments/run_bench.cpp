@@ -20,7 +20,7 @@
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
 #include "framework/prune/magnitude.h"
-#include "framework/prune/sparse_execution.h"
+#include "framework/prune/to_sparse.h"
 #include "framework/util/runtime.h"
 #include "models/zoo.h"
 
@@ -54,7 +54,7 @@ double median_seconds(const std::function<void()>& body, double min_time) {
 // The workloads. "quick" (the default): ResNet-20's convolution shapes on 28x28 and the
 // small CNN and ResNet-20 steps at batch 128; "resnet50": ResNet-50 at 3x224x224, batch 16;
 // "sparse": ResNet-20 pruned globally to rising sparsities, dense path against the sparse
-// one (prune::SparseExecution), ours only. The list is sent to bench_torch.py.
+// one (prune::to_sparse), ours only. The list is sent to bench_torch.py.
 nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
   auto conv = [&](const char* name, std::int64_t cin, std::int64_t size, std::int64_t cout, std::int64_t stride) {
     return nlohmann::json{{"kind", "conv"}, {"name", name}, {"batch", batch}, {"cin", cin},      {"size", size},
@@ -135,7 +135,7 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
       };
       out[name + "/eval_forward"] = median_seconds(forward, min_time);
       out[name + "/attack_step"] = median_seconds(attack_step, min_time);
-      prune::SparseExecution sparse(*model, 0.0);  // every pruned conv sparse, to show the crossover
+      prune::to_sparse(*model, 0.0);  // every pruned conv sparse, to show the crossover
       out[name + "/eval_forward" + kSparseSuffix] = median_seconds(forward, min_time);
       out[name + "/attack_step" + kSparseSuffix] = median_seconds(attack_step, min_time);
     } else {

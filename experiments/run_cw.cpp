@@ -50,7 +50,7 @@
 #include "experiments/common/training.h"
 #include "framework/autograd/node.h"
 #include "framework/io/atomic_file.h"
-#include "framework/prune/sparse_execution.h"
+#include "framework/prune/to_sparse.h"
 #include "framework/util/progress_bar.h"
 #include "framework/util/runtime.h"
 
@@ -408,11 +408,10 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
   auto loaded = experiments::load_model(checkpoint);
   const Device device = args.runtime.apply();
   loaded.model->to(device);
-  // Pruned convs on the sparse path: the same function, fewer FLOPs (prune/sparse_execution.h).
-  std::optional<prune::SparseExecution> sparse;
+  // Pruned convs swapped for sparse ones: the same function, fewer FLOPs (prune/to_sparse.h).
   if (args.sparse_threshold <= 1.0) {
-    sparse.emplace(*loaded.model, args.sparse_threshold);
-    std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse->sparse_layers(), args.sparse_threshold);
+    const std::size_t sparse_layers = prune::to_sparse(*loaded.model, args.sparse_threshold);
+    std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse_layers, args.sparse_threshold);
   }
   // The data set the model was trained on, as its checkpoint says.
   experiments::DataChoice choice{.name = loaded.metadata.value("dataset", std::string("fashion-mnist")),

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <optional>
 
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
@@ -15,7 +14,7 @@
 #include "framework/autograd/node.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/npy.h"
-#include "framework/prune/sparse_execution.h"
+#include "framework/prune/to_sparse.h"
 #include "framework/util/runtime.h"
 
 namespace {
@@ -24,7 +23,7 @@ struct Args {
   std::string checkpoint, split = "test", input, dump_logits, out;
   oa::experiments::DataChoice data;
   std::int64_t batch_size = 500;
-  double sparse_threshold = 1.0;  // above 1: never
+  double sparse_threshold = 2.0;  // above 1: never
   oa::experiments::RuntimeOptions runtime;
 };
 
@@ -51,10 +50,9 @@ int run(const Args& args) {
   auto loaded = experiments::load_model(args.checkpoint);
   loaded.model->to(device);
   std::printf("model: %s from %s\n", loaded.config.name.c_str(), args.checkpoint.c_str());
-  std::optional<prune::SparseExecution> sparse;
-  if (args.sparse_threshold <= 1.0) {
-    sparse.emplace(*loaded.model, args.sparse_threshold);
-    std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse->sparse_layers(), args.sparse_threshold);
+  if (args.sparse_threshold <= 1.0) {  // pruned convs swapped for sparse ones (prune/to_sparse.h)
+    const std::size_t sparse_layers = prune::to_sparse(*loaded.model, args.sparse_threshold);
+    std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse_layers, args.sparse_threshold);
   }
   Tensor inputs;
   nlohmann::json summary = {{"checkpoint", args.checkpoint}, {"architecture", loaded.config.name}};

@@ -28,36 +28,42 @@ std::shared_ptr<nn::Sequential> projection(std::int64_t in, std::int64_t out, st
 // shortcut added to the last BN's output, then a ReLU:
 //   out = relu(bn_k(conv_k(... relu(bn1(conv1(x))) ...)) + shortcut(x))
 // The shortcut is x itself, or downsample(x) (1x1 conv + BN) when the shape changes.
+// Inside the chain, conv{i}'s output channels go only through bn{i} into conv{i+1}: the block
+// declares these chains, and filter pruning (prune/filter.h) may remove channels from them.
+// (The block's output channels are tied to the shortcut, so they are not declared.)
 class ResidualBlock : public nn::Module {
  public:
   struct ConvSpec {
     std::int64_t in, out, kernel, stride;
   };
-  ResidualBlock(const std::vector<ConvSpec>& chain, Rng& rng) {
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      const auto& c = chain[i];
-      const std::string n = std::to_string(i + 1);
-      convs_.push_back(register_module("conv" + n, conv(c.in, c.out, c.kernel, c.stride, rng)));
-      bns_.push_back(register_module("bn" + n, std::make_shared<nn::BatchNorm2d>(c.out)));
+  ResidualBlock(const std::vector<ConvSpec>& chain, Rng& rng) : depth_(chain.size()) {
+    for (std::size_t i = 1; i <= depth_; ++i) {
+      const auto& c = chain[i - 1];
+      register_module(conv_name(i), conv(c.in, c.out, c.kernel, c.stride, rng));
+      register_module(bn_name(i), std::make_shared<nn::BatchNorm2d>(c.out));
     }
+    for (std::size_t i = 1; i < depth_; ++i) declare_channel_chain({conv_name(i), bn_name(i), conv_name(i + 1)});
     const std::int64_t in = chain.front().in, out = chain.back().out;
     std::int64_t stride = 1;
     for (const auto& c : chain) stride *= c.stride;
-    if (stride != 1 || in != out) downsample_ = register_module("downsample", projection(in, out, stride, rng));
+    has_downsample_ = stride != 1 || in != out;
+    if (has_downsample_) register_module("downsample", projection(in, out, stride, rng));
   }
   Tensor forward(const Tensor& x) override {
     Tensor h = x;
-    for (std::size_t i = 0; i < convs_.size(); ++i) {
-      h = (*bns_[i])((*convs_[i])(h));
-      if (i + 1 < convs_.size()) h = relu(h);
+    for (std::size_t i = 1; i <= depth_; ++i) {
+      h = child(bn_name(i))(child(conv_name(i))(h));
+      if (i < depth_) h = relu(h);
     }
-    return relu(add(h, downsample_ ? (*downsample_)(x) : x));
+    return relu(add(h, has_downsample_ ? child("downsample")(x) : x));
   }
+  std::string type_name() const override { return "ResidualBlock"; }
 
  private:
-  std::vector<std::shared_ptr<nn::Conv2d>> convs_;
-  std::vector<std::shared_ptr<nn::BatchNorm2d>> bns_;
-  std::shared_ptr<nn::Sequential> downsample_;
+  static std::string conv_name(std::size_t i) { return "conv" + std::to_string(i); }
+  static std::string bn_name(std::size_t i) { return "bn" + std::to_string(i); }
+  std::size_t depth_;  // conv-BN pairs
+  bool has_downsample_;
 };
 
 // Basic block: two 3x3 convs, the first with the stride.
@@ -87,6 +93,9 @@ std::shared_ptr<nn::Sequential> make_stage(std::int64_t& in, std::int64_t planes
   }
   return stage;
 }
+
+// "layer1" .. "layer4", torchvision's names of the stages.
+std::string stage_name(std::size_t s) { return "layer" + std::to_string(s + 1); }
 
 }  // namespace
 
@@ -122,26 +131,26 @@ ResNetSpec resnet_spec(const std::string& name, std::int64_t in_channels, std::i
 ResNet::ResNet(const ResNetSpec& spec, Rng& rng) : spec_(spec) {
   const bool cifar = spec.style == ResNetStyle::Cifar;
   std::int64_t channels = cifar ? 16 * spec.width : 64;
-  conv1_ = register_module("conv1", conv(spec.in_channels, channels, cifar ? 3 : 7, cifar ? 1 : 2, rng));
-  bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
+  register_module("conv1", conv(spec.in_channels, channels, cifar ? 3 : 7, cifar ? 1 : 2, rng));
+  register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
   std::int64_t in = channels;
   for (std::size_t s = 0; s < spec.blocks.size(); ++s) {
     const std::int64_t planes = channels << s;
     const std::int64_t stride = s == 0 ? 1 : 2;
     auto stage = spec.bottleneck ? make_stage<Bottleneck>(in, planes, spec.blocks[s], stride, rng)
                                  : make_stage<BasicBlock>(in, planes, spec.blocks[s], stride, rng);
-    stages_.push_back(register_module("layer" + std::to_string(s + 1), stage));
+    register_module(stage_name(s), stage);
   }
-  fc_ = register_module("fc", std::make_shared<nn::Linear>(in, spec.classes, rng));
+  register_module("fc", std::make_shared<nn::Linear>(in, spec.classes, rng));
 }
 
 Tensor ResNet::forward(const Tensor& x) {
   OA_CHECK(x.dim() == 4 && x.size(1) == spec_.in_channels, "ResNet: expected input [N, {}, H, W], got {}",
            spec_.in_channels, describe(x));
-  Tensor h = relu((*bn1_)((*conv1_)(x)));
+  Tensor h = relu(child("bn1")(child("conv1")(x)));
   if (spec_.style == ResNetStyle::ImageNet) h = max_pool2d(h, 3, 2, 1);
-  for (auto& stage : stages_) h = (*stage)(h);
-  return (*fc_)(global_avg_pool2d(h));
+  for (std::size_t s = 0; s < spec_.blocks.size(); ++s) h = child(stage_name(s))(h);
+  return child("fc")(global_avg_pool2d(h));
 }
 
 }  // namespace oa::models

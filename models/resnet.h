@@ -11,6 +11,9 @@
 //
 // Parameter names equal torchvision's state_dict keys in both families: conv1, bn1,
 // layer{1..4}.{i}.conv{1,2,3} / bn{1,2,3} / downsample.0 (1x1 conv) / downsample.1 (BN), fc.
+// The forward calls the layers by these names (Module::child), so a transformation that
+// swaps a layer (prune::to_sparse) changes what runs. Each residual block declares its
+// conv{i} -> bn{i} -> conv{i+1} channel chains for filter pruning.
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,13 +43,10 @@ class ResNet : public nn::Module {
   ResNet(const ResNetSpec& spec, Rng& rng);
   Tensor forward(const Tensor& x) override;
   const ResNetSpec& spec() const { return spec_; }
+  std::string type_name() const override { return "ResNet"; }
 
  private:
   ResNetSpec spec_;
-  std::shared_ptr<nn::Conv2d> conv1_;
-  std::shared_ptr<nn::BatchNorm2d> bn1_;
-  std::vector<std::shared_ptr<nn::Sequential>> stages_;
-  std::shared_ptr<nn::Linear> fc_;
 };
 
 }  // namespace oa::models

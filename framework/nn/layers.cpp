@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 
 namespace oa::nn {
@@ -20,9 +19,32 @@ Conv2d::Conv2d(const Conv2dOptions& opts, Rng& rng) : options(opts) {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  if (sparse_weight && (!weight.requires_grad() || !grad_enabled()))
-    return sparse_conv2d(x, sparse_weight, bias, options.stride, options.padding);
   return conv2d(x, weight, bias, options.stride, options.padding, options.groups);
+}
+
+SparseConv2d::SparseConv2d(const Conv2d& dense)
+    : weight(std::make_shared<const SparseConvWeight>(SparseConvWeight::from_dense(dense.weight))),
+      options(dense.options) {
+  OA_CHECK(options.groups == 1, "SparseConv2d: only groups 1, the conv has {} groups", options.groups);
+  OA_CHECK(dense.weight.device() == Device::CPU, "SparseConv2d: the sparse path runs on the CPU only, the weight "
+           "is on {}", device_name(dense.weight.device()));
+  if (dense.bias.defined()) {
+    const bool wants_gradient = dense.bias.requires_grad();
+    bias = register_parameter("bias", dense.bias);
+    bias.set_requires_grad(wants_gradient);  // a frozen bias stays frozen
+  }
+  train(dense.training());
+}
+
+Tensor SparseConv2d::forward(const Tensor& x) {
+  OA_CHECK(!training(), "SparseConv2d {}: its weight has no gradient, it is for frozen models in eval mode "
+           "(evaluation, attacks), not for training; train the dense model", fmt::join(weight->shape, "x"));
+  return sparse_conv2d(x, weight, bias, options.stride, options.padding);
+}
+
+void SparseConv2d::check_device(Device device, const std::string& path) const {
+  OA_CHECK(device == Device::CPU, "Module::to({}): layer '{}' is a SparseConv2d (prune::to_sparse), which runs on "
+           "the CPU only; move the dense model to {} instead", device_name(device), path, device_name(device));
 }
 
 Linear::Linear(std::int64_t in_features, std::int64_t out_features, Rng& rng, bool with_bias) {

@@ -18,18 +18,34 @@ class Conv2d : public Module {
  public:
   Conv2d(const Conv2dOptions& options, Rng& rng);
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2d"; }
   Tensor weight, bias;  // bias undefined when options.bias is false
   Conv2dOptions options;
-  // A CSR snapshot of a pruned `weight` (prune::SparseExecution sets it). While set, the
-  // forward runs sparse_conv2d whenever no weight gradient is wanted (frozen weight, or no
-  // gradient recorded); it must be cleared when the weight changes.
-  std::shared_ptr<const SparseConvWeight> sparse_weight;
+};
+
+// A groups-1 convolution whose pruned weight is a constant CSR matrix (ops sparse_conv2d):
+// the forward and the input gradient skip the zero weights. It is for frozen models
+// (evaluation, attacks): the weight has no gradient, so the layer refuses to run in training
+// mode, and it runs on the CPU only (moving it to the GPU throws). prune::to_sparse swaps
+// pruned Conv2d layers for these; the bias, if any, stays a parameter and has its gradient.
+class SparseConv2d : public Module {
+ public:
+  explicit SparseConv2d(const Conv2d& dense);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "SparseConv2d"; }
+  std::shared_ptr<const SparseConvWeight> weight;
+  Tensor bias;
+  Conv2dOptions options;
+
+ protected:
+  void check_device(Device device, const std::string& path) const override;
 };
 
 class Linear : public Module {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, Rng& rng, bool bias = true);
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Linear"; }
   Tensor weight, bias;
 };
 
@@ -37,6 +53,7 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(std::int64_t channels, double momentum = 0.1, double eps = 1e-5);
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "BatchNorm2d"; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
 };
@@ -44,6 +61,7 @@ class BatchNorm2d : public Module {
 class ReLU : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ReLU"; }
 };
 
 class MaxPool2d : public Module {
@@ -51,6 +69,7 @@ class MaxPool2d : public Module {
   MaxPool2d(std::int64_t kernel, std::int64_t stride, std::int64_t padding = 0)
       : kernel_(kernel), stride_(stride), padding_(padding) {}
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "MaxPool2d"; }
 
  private:
   std::int64_t kernel_, stride_, padding_;
@@ -59,12 +78,14 @@ class MaxPool2d : public Module {
 class GlobalAvgPool2d : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GlobalAvgPool2d"; }
 };
 
 // [N, ...] -> [N, rest]
 class Flatten : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Flatten"; }
 };
 
 }  // namespace oa::nn

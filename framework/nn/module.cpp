@@ -43,6 +43,24 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() {
   return out;
 }
 
+std::size_t Module::child_index(const std::string& name) const {
+  for (std::size_t i = 0; i < children_.size(); ++i)
+    if (children_[i].first == name) return i;
+  throw Error(fmt::format("{}: no child named '{}'", type_name(), name));
+}
+
+Module& Module::child(const std::string& name) const { return *children_[child_index(name)].second; }
+
+void Module::replace_child(const std::string& name, std::shared_ptr<Module> module) {
+  OA_CHECK(module != nullptr, "{}: replace_child('{}') got no module", type_name(), name);
+  children_[child_index(name)].second = std::move(module);
+}
+
+void Module::declare_channel_chain(ChannelChainDeclaration chain) {
+  for (const std::string* name : {&chain.producer, &chain.norm, &chain.consumer}) child(*name);  // they exist
+  channel_chains_.push_back(std::move(chain));
+}
+
 Tensor Module::buffer(const std::string& name) const {
   for (const auto& [own, t] : buffers_)
     if (own == name) return t;
@@ -74,6 +92,7 @@ void Module::to(DType dtype) {
 }
 
 void Module::to(Device device) {
+  for (auto& [name, module] : named_modules()) module->check_device(device, name);
   for (auto& [name, t] : named_parameters()) t.move_(device);
   // int64 buffers are host-side counters (BatchNorm's num_batches_tracked), read and bumped
   // by the host every training step: they stay on the CPU, where that costs no device sync.
@@ -98,14 +117,13 @@ Tensor Module::register_buffer(const std::string& name, Tensor t) {
 }
 
 Sequential& Sequential::add(std::shared_ptr<Module> module) {
-  register_module(std::to_string(layers_.size()), module);
-  layers_.push_back(std::move(module));
+  register_module(std::to_string(children().size()), std::move(module));
   return *this;
 }
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& layer : layers_) h = (*layer)(h);
+  for (const auto& [name, layer] : children()) h = (*layer)(h);
   return h;
 }
 

@@ -13,10 +13,20 @@ namespace oa::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// A channel chain a model declares for filter pruning (prune/filter.h): the output channels of
+// the conv `producer` go only through the BatchNorm `norm` into the conv `consumer`, so channel k
+// can be removed from all three at once. The names are those of direct children of the module
+// that declares the chain.
+struct ChannelChainDeclaration {
+  std::string producer, norm, consumer;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
+  // What the layer is ("Conv2d", "SparseConv2d", "ResNet"), for messages.
+  virtual std::string type_name() const { return "Module"; }
   // Runs forward, then the forward hook if one is set. Models call their children through
   // operator(), so hooks see every layer (capacity accounting uses them for FLOPs).
   Tensor operator()(const Tensor& x);
@@ -33,6 +43,16 @@ class Module {
   std::vector<Tensor> parameters() const;
   // Every module of the tree, this one first (name ""), then depth-first with dotted names.
   std::vector<std::pair<std::string, Module*>> named_modules();
+  // The direct children, in registration order.
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+  // The direct child `name`. Models call their children through it (as PyTorch's self.conv1
+  // reads self._modules), so a child swapped by replace_child is the one that runs.
+  Module& child(const std::string& name) const;
+  // Puts `module` in the place of the direct child `name`: the step of module-tree
+  // transformations (prune::to_sparse swaps pruned Conv2d layers for SparseConv2d ones).
+  void replace_child(const std::string& name, std::shared_ptr<Module> module);
+  // The channel chains this module declares (not its children's); prune/filter.h collects them.
+  const std::vector<ChannelChainDeclaration>& declared_channel_chains() const { return channel_chains_; }
   // This module's own buffer `name` (not its children's); undefined when it has none.
   Tensor buffer(const std::string& name) const;
   // Adds buffer `name` to this module, or replaces the one of that name (pruning adds masks).
@@ -42,7 +62,9 @@ class Module {
   void zero_grad();
   // Converts every floating parameter and buffer to `dtype` (float64 for precise checks).
   void to(DType dtype);
-  // Moves every parameter and floating buffer to `device` (Device::CUDA: the GPU).
+  // Moves every parameter and floating buffer to `device` (Device::CUDA: the GPU). Every
+  // module of the tree is asked first (check_device), so a layer that cannot run there stops
+  // the move before anything has moved.
   void to(Device device);
   // The device of the parameters (CPU for a module without any).
   Device device() const;
@@ -55,14 +77,21 @@ class Module {
     children_.emplace_back(name, module);
     return module;
   }
+  // Declares a prunable channel chain among this module's children (the ResNet blocks do).
+  void declare_channel_chain(ChannelChainDeclaration chain);
+  // Throws, naming the layer by its `path` in the tree, when this layer cannot run on `device`.
+  // Layers whose state lives outside parameters and buffers override it (SparseConv2d).
+  virtual void check_device(Device /*device*/, const std::string& /*path*/) const {}
 
  private:
   void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
+  std::size_t child_index(const std::string& name) const;  // throws when there is none
 
   ForwardHook forward_hook_;
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::vector<ChannelChainDeclaration> channel_chains_;
   bool training_ = true;
 };
 
@@ -71,9 +100,7 @@ class Sequential : public Module {
  public:
   Sequential& add(std::shared_ptr<Module> module);
   Tensor forward(const Tensor& x) override;
-
- private:
-  std::vector<std::shared_ptr<Module>> layers_;
+  std::string type_name() const override { return "Sequential"; }
 };
 
 }  // namespace oa::nn

@@ -46,30 +46,23 @@ void shrink_chain(const ChannelChain& chain, const std::vector<std::int64_t>& ke
   chain.consumer->options.in_channels = static_cast<std::int64_t>(keep.size());
 }
 
-template <class T>
-T* sibling(const std::map<std::string, nn::Module*>& modules, const std::string& name) {
-  const auto it = modules.find(name);
-  return it == modules.end() ? nullptr : dynamic_cast<T*>(it->second);
-}
-
 }  // namespace
 
 std::vector<ChannelChain> channel_chains(nn::Module& model) {
-  std::map<std::string, nn::Module*> modules;
-  for (auto& [name, module] : model.named_modules()) modules[name] = module;
   std::vector<ChannelChain> chains;
-  for (auto& [name, module] : model.named_modules()) {
-    // "<block>.conv<i>" with a "<block>.bn<i>" and a "<block>.conv<i+1>" beside it.
-    const auto dot = name.rfind(".conv");
-    if (dot == std::string::npos) continue;
-    const std::string block = name.substr(0, dot), index = name.substr(dot + 5);
-    if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit)) continue;
-    auto* producer = dynamic_cast<nn::Conv2d*>(module);
-    auto* norm = sibling<nn::BatchNorm2d>(modules, block + ".bn" + index);
-    auto* consumer = sibling<nn::Conv2d>(modules, block + ".conv" + std::to_string(std::stoi(index) + 1));
-    if (producer && norm && consumer && producer->options.groups == 1 && consumer->options.groups == 1)
+  for (auto& [path, module] : model.named_modules())
+    for (const auto& declared : module->declared_channel_chains()) {
+      const std::string name = path.empty() ? declared.producer : path + "." + declared.producer;
+      auto* producer = dynamic_cast<nn::Conv2d*>(&module->child(declared.producer));
+      auto* norm = dynamic_cast<nn::BatchNorm2d*>(&module->child(declared.norm));
+      auto* consumer = dynamic_cast<nn::Conv2d*>(&module->child(declared.consumer));
+      OA_CHECK(producer && norm && consumer && producer->options.groups == 1 && consumer->options.groups == 1,
+               "channel chain {} -> {} -> {} of '{}': expected a Conv2d, a BatchNorm2d and a Conv2d with groups 1, "
+               "found {}, {} and {}", declared.producer, declared.norm, declared.consumer, path,
+               module->child(declared.producer).type_name(), module->child(declared.norm).type_name(),
+               module->child(declared.consumer).type_name());
       chains.push_back({name, producer, norm, consumer});
-  }
+    }
   return chains;
 }
 
@@ -83,7 +76,9 @@ void filter_prune(nn::Module& model, double fraction, const std::map<std::string
   OA_CHECK(fraction >= 0 && fraction < 1, "filter_prune: the fraction of channels must be in [0, 1), got {}",
            fraction);
   const auto chains = channel_chains(model);
-  OA_CHECK(!chains.empty(), "filter_prune: the model has no conv -> BatchNorm -> conv chains (residual blocks)");
+  OA_CHECK(!chains.empty(), "filter_prune: the model ({}) declares no conv -> BatchNorm -> conv chains; only a "
+           "model whose builder declares its channel chains (the ResNets' residual blocks) can be filter-pruned",
+           model.type_name());
   for (const auto& chain : chains) {
     const auto it = original.find(chain.name);
     OA_CHECK(it != original.end(), "filter_prune: no original width for {}", chain.name);

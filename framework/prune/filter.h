@@ -5,8 +5,9 @@
 // A channel can be removed where a conv's output goes only through its BatchNorm into the
 // next conv: inside a residual block, conv{i} -> bn{i} -> ReLU -> conv{i+1}. Removing channel
 // k deletes filter k of conv{i}, entry k of bn{i} and input channel k of conv{i+1}. (The
-// block outputs are tied to the shortcut, so they keep their width.) The ResNet builder names
-// these layers torchvision's way, and the chains are found by those names.
+// block outputs are tied to the shortcut, so they keep their width.) Which chains exist is
+// the model's word: its builder declares them (nn::Module::declare_channel_chain; the ResNet
+// blocks do), and a model that declares none cannot be filter-pruned.
 // Channels are ranked by the L1 norm of their filter in conv{i}; the smallest go.
 #include <cstdint>
 #include <map>
@@ -25,7 +26,7 @@ struct ChannelChain {
   std::int64_t channels() const { return producer->weight.size(0); }
 };
 
-// Every chain of the model, in model order (none for models without residual blocks).
+// Every chain the model's modules declare, in model order (none when none are declared).
 std::vector<ChannelChain> channel_chains(nn::Module& model);
 
 // Channels per chain, by name: what a filter-pruned checkpoint records in its metadata.

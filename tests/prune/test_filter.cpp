@@ -99,3 +99,21 @@ TEST_CASE("filter pruning refuses models without chains and bad fractions") {
   CHECK_THROWS_WITH_AS(prune::resize_chains(*model, {{"layer9.0.conv1", 3}}), doctest::Contains("layer9.0.conv1"),
                        Error);
 }
+
+TEST_CASE("filter pruning reads the chains the model declares, and names a model that declares none") {
+  Rng rng(0);
+  auto model = models::make_model(kResNet20, rng);
+  // Each residual block declares its conv1 -> bn1 -> conv2 chain; the ResNet itself declares none.
+  CHECK(model->declared_channel_chains().empty());
+  const auto& block = model->child("layer2").child("0");
+  REQUIRE(block.declared_channel_chains().size() == 1);
+  CHECK(block.declared_channel_chains()[0].producer == "conv1");
+  CHECK(block.declared_channel_chains()[0].norm == "bn1");
+  CHECK(block.declared_channel_chains()[0].consumer == "conv2");
+  // A Sequential of the same kind of layers declares nothing, so it cannot be filter-pruned.
+  auto cnn = models::make_model({.name = "small-cnn"}, rng);
+  CHECK(prune::channel_chains(*cnn).empty());
+  CHECK(prune::chain_widths(*cnn).empty());
+  CHECK_THROWS_WITH_AS(prune::filter_prune(*cnn, 0.5, {}), doctest::Contains("the model (Sequential) declares no"),
+                       Error);
+}

@@ -1,15 +1,20 @@
-// The sparse execution path: CSR matrices, sparse_conv2d against conv2d, and
-// SparseExecution on a pruned ResNet.
+// The sparse execution path: CSR matrices, sparse_conv2d against conv2d, and a pruned
+// ResNet rewritten by prune::to_sparse.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
 #include "framework/ops/ops.h"
+#include "framework/nn/layers.h"
+#include "framework/prune/filter.h"
 #include "framework/prune/magnitude.h"
-#include "framework/prune/sparse_execution.h"
+#include "framework/prune/to_sparse.h"
 #include "models/zoo.h"
 
 using namespace oa;
@@ -76,7 +81,8 @@ TEST_CASE("sparse_conv2d equals conv2d: forward, input and bias gradients (float
   }
 }
 
-TEST_CASE("SparseExecution runs a 95%-pruned ResNet-20 sparse, with the dense path's logits and input gradients") {
+TEST_CASE("to_sparse swaps a 95%-pruned ResNet-20's pruned convs for SparseConv2d, with the dense logits and input "
+          "gradients") {
   Rng rng(0);
   auto model = models::make_model({.name = "resnet20", .in_channels = 1, .image_size = 28, .classes = 10}, rng);
   prune::magnitude_prune(*model, {.sparsity = 0.95, .keep_first_dense = true});
@@ -90,30 +96,73 @@ TEST_CASE("SparseExecution runs a 95%-pruned ResNet-20 sparse, with the dense pa
     return std::pair{logits.detach(), input.grad()};
   };
   const auto [dense_logits, dense_grad] = logits_and_gradient();
-  backend::reset_kernel_calls();
-  {
-    prune::SparseExecution sparse(*model, 0.9);
-    std::size_t at_least_90 = 0;  // global pruning leaves the early layers denser
-    for (const auto& [name, module] : model->named_modules())
+  const auto count_layers = [&] {
+    std::size_t sparse = 0, dense = 0, dense_at_least_90 = 0;  // global pruning leaves the early layers denser
+    for (const auto& [name, module] : model->named_modules()) {
+      sparse += dynamic_cast<nn::SparseConv2d*>(module) != nullptr;
       if (auto* conv = dynamic_cast<nn::Conv2d*>(module)) {
         const auto w = conv->weight.to_vector<double>();
-        at_least_90 += double(std::count(w.begin(), w.end(), 0.0)) >= 0.9 * double(w.size());
+        ++dense;
+        dense_at_least_90 += double(std::count(w.begin(), w.end(), 0.0)) >= 0.9 * double(w.size());
       }
-    CHECK(sparse.sparse_layers() == at_least_90);
-    CHECK(sparse.sparse_layers() >= 8);
-    const auto [logits, grad] = logits_and_gradient();
-    CHECK(max_abs_diff(logits, dense_logits) < 1e-4);
-    CHECK(max_abs_diff(grad, dense_grad) < 1e-5);
-    CHECK(backend::kernel_calls("sparse_conv2d_forward") == static_cast<long>(sparse.sparse_layers()));
-    CHECK(backend::kernel_calls("sparse_conv2d_backward_input") == static_cast<long>(sparse.sparse_layers()));
-    // A weight that wants its gradient takes the dense path.
-    model->set_requires_grad(true);
-    backend::reset_kernel_calls();
-    sum((*model)(x)).backward();
-    CHECK(backend::kernel_calls("sparse_conv2d_forward") == 0);
-    model->set_requires_grad(false);
-  }
+    }
+    return std::tuple{sparse, dense, dense_at_least_90};
+  };
+  const auto [sparse_before, dense_before, pruned_before] = count_layers();
+  CHECK(sparse_before == 0);
+
+  const std::size_t swapped = prune::to_sparse(*model, 0.9);
+  CHECK(swapped == pruned_before);
+  CHECK(swapped >= 8);
+  const auto [sparse_after, dense_after, pruned_after] = count_layers();
+  CHECK(sparse_after == swapped);
+  CHECK(dense_after == dense_before - swapped);
+  CHECK(pruned_after == 0);  // no pruned Conv2d is left behind
+  CHECK(model->child("layer3").child("2").child("conv2").type_name() == "SparseConv2d");
+
   backend::reset_kernel_calls();
-  logits_and_gradient();
-  CHECK(backend::kernel_calls("sparse_conv2d_forward") == 0);  // the scope ended
+  const auto [logits, grad] = logits_and_gradient();
+  CHECK(max_abs_diff(logits, dense_logits) < 1e-4);
+  CHECK(max_abs_diff(grad, dense_grad) < 1e-5);
+  CHECK(backend::kernel_calls("sparse_conv2d_forward") == static_cast<long>(swapped));
+  CHECK(backend::kernel_calls("sparse_conv2d_backward_input") == static_cast<long>(swapped));
+}
+
+TEST_CASE("a model after to_sparse refuses training, filter pruning and the GPU, with the reason") {
+  Rng rng(0);
+  auto model = models::make_model({.name = "resnet20", .in_channels = 1, .image_size = 28, .classes = 10}, rng);
+  prune::magnitude_prune(*model, {.sparsity = 0.95, .keep_first_dense = true});
+  REQUIRE(prune::to_sparse(*model, 0.9) >= 1);
+  const Tensor x = rand_uniform({2, 1, 28, 28}, rng, 0.0, 1.0);
+  // The model came out of make_model in training mode: the sparse layers have no weight gradient.
+  CHECK_THROWS_WITH_AS((*model)(x), doctest::Contains("not for training"), Error);
+  CHECK_THROWS_WITH_AS(prune::filter_prune(*model, 0.5, {}), doctest::Contains("SparseConv2d"), Error);
+  // Module::to asks every layer before it moves anything: this error is reachable without a GPU.
+  std::string first_sparse;
+  for (const auto& [name, module] : model->named_modules())
+    if (first_sparse.empty() && dynamic_cast<nn::SparseConv2d*>(module)) first_sparse = name;
+  const std::string expected = fmt::format("Module::to(cuda): layer '{}' is a SparseConv2d", first_sparse);
+  CHECK_THROWS_WITH_AS(model->to(Device::CUDA), doctest::Contains(expected.c_str()), Error);
+  CHECK(model->device() == Device::CPU);
+  for (const auto& [name, t] : model->named_buffers()) CHECK(t.device() == Device::CPU);
+  model->eval();
+  NoGradGuard no_grad;
+  CHECK((*model)(x).shape() == Shape{2, 10});
+}
+
+TEST_CASE("to_sparse checks its threshold and keeps a module's place in the tree") {
+  Rng rng(0);
+  auto model = models::make_model({.name = "resnet20", .in_channels = 1, .image_size = 28, .classes = 10}, rng);
+  CHECK_THROWS_WITH_AS(prune::to_sparse(*model, 1.5), doctest::Contains("[0, 1]"), Error);
+  CHECK(prune::to_sparse(*model, 0.5) == 0);  // a dense model has nothing to swap
+  CHECK_THROWS_WITH_AS(model->replace_child("conv9", model->children().front().second),
+                       doctest::Contains("no child named 'conv9'"), Error);
+  // A threshold of 0 swaps every conv, the dense first one too; names and order stay.
+  std::vector<std::string> names_before;
+  for (const auto& [name, module] : model->named_modules()) names_before.push_back(name);
+  CHECK(prune::to_sparse(*model, 0.0) == 21);  // the stem, 2 in each of 9 blocks, 2 shortcuts
+  std::vector<std::string> names_after;
+  for (const auto& [name, module] : model->named_modules()) names_after.push_back(name);
+  CHECK(names_after == names_before);
+  CHECK(model->child("conv1").type_name() == "SparseConv2d");
 }
