@@ -5,9 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <concepts>
+#include <functional>
+#include <string>
 #include <type_traits>
 
 #include "attacks/query_model.h"
+#include "attacks/square.h"
 #include "framework/data/dataset.h"
 #include "tests/attacks/test_models.h"
 
@@ -55,4 +58,48 @@ TEST_CASE("query model: counts each row against its sample, refuses past the bud
   CHECK_THROWS_AS(model.labels(oa::data::take_rows(p.x, {1}), {3}), oa::Error);      // no sample 3
   CHECK_THROWS_AS(model.labels(oa::data::take_rows(p.x, {1}), {1, 2}), oa::Error);   // ids do not match rows
   CHECK_THROWS_AS([&] { ScoreQueryModel zero_budget(*counter, 3, 0); }(), oa::Error);
+}
+
+namespace {
+
+// Runs `attack` through a query model of budget `budget` on a row-counting model, then
+// checks: rows run == queries reported == queries counted, none above the budget, every
+// reported success confirmed by verify() and every reported failure left as one.
+void check_counts_and_verification(const std::string& name, std::int64_t budget,
+                                   const std::function<oa::attacks::AttackOutput(ScoreQueryModel&,
+                                                                                 oa::test::LinearProblem&)>& attack) {
+  CAPTURE(name);
+  auto p = oa::test::make_linear_problem({.samples = 6, .classes = 3, .seed = 3, .side = 6});
+  auto counter = std::make_shared<oa::test::RowCounter>(p.model);
+  ScoreQueryModel model(*counter, 6, budget);
+  auto out = attack(model, p);
+  std::int64_t reported = 0;
+  int successes = 0;
+  for (std::int64_t i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    reported += out.samples[i].queries;
+    CHECK(out.samples[i].queries == model.queries(i));
+    CHECK(out.samples[i].queries <= budget);
+    CHECK(out.samples[i].forwards == out.samples[i].queries);
+    successes += out.samples[i].success;
+  }
+  CHECK(reported == counter->rows);
+  CHECK(reported == model.total_queries());
+  const auto claimed = out.samples;
+  oa::attacks::verify(*counter, p.x, p.labels, false, out);
+  for (std::int64_t i = 0; i < 6; ++i) CHECK(out.samples[i].success == claimed[i].success);
+  MESSAGE(name << ": " << successes << " of 6 broken, " << reported << " queries");
+}
+
+}  // namespace
+
+TEST_CASE("black-box attacks: queries counted exactly, budget kept, successes re-verified") {
+  using oa::attacks::Norm;
+  // Budgets and radii where some samples break and some do not, so both paths are counted.
+  check_counts_and_verification("square-linf", 60, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
+    return oa::attacks::square(m, p.x, p.labels, {.norm = Norm::Linf, .eps = 0.1, .seed = 1});
+  });
+  check_counts_and_verification("square-l2", 60, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
+    return oa::attacks::square(m, p.x, p.labels, {.norm = Norm::L2, .eps = 0.9, .seed = 1});
+  });
 }
