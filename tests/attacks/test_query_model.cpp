@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 
+#include "attacks/noise.h"
 #include "attacks/query_model.h"
 #include "attacks/square.h"
 #include "framework/data/dataset.h"
@@ -101,5 +102,11 @@ TEST_CASE("black-box attacks: queries counted exactly, budget kept, successes re
   });
   check_counts_and_verification("square-l2", 60, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
     return oa::attacks::square(m, p.x, p.labels, {.norm = Norm::L2, .eps = 0.9, .seed = 1});
+  });
+  check_counts_and_verification("noise-linf", 30, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
+    return oa::attacks::random_noise(m, p.x, p.labels, {.norm = Norm::Linf, .eps = 0.2, .draws = 50, .seed = 1});
+  });
+  check_counts_and_verification("noise-l2", 30, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
+    return oa::attacks::random_noise(m, p.x, p.labels, {.norm = Norm::L2, .eps = 1.5, .draws = 50, .seed = 1});
   });
 }
