@@ -11,6 +11,7 @@
 
 #include "attacks/noise.h"
 #include "attacks/query_model.h"
+#include "attacks/rays.h"
 #include "attacks/square.h"
 #include "framework/data/dataset.h"
 #include "tests/attacks/test_models.h"
@@ -102,6 +103,12 @@ TEST_CASE("black-box attacks: queries counted exactly, budget kept, successes re
   });
   check_counts_and_verification("square-l2", 60, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
     return oa::attacks::square(m, p.x, p.labels, {.norm = Norm::L2, .eps = 0.9, .seed = 1});
+  });
+  check_counts_and_verification("rays", 150, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
+    return oa::attacks::rays(m, p.x, p.labels, {});
+  });
+  check_counts_and_verification("rays-eps", 150, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
+    return oa::attacks::rays(m, p.x, p.labels, {.eps = 0.18});
   });
   check_counts_and_verification("noise-linf", 30, [](ScoreQueryModel& m, oa::test::LinearProblem& p) {
     return oa::attacks::random_noise(m, p.x, p.labels, {.norm = Norm::Linf, .eps = 0.2, .draws = 50, .seed = 1});
