@@ -30,7 +30,6 @@ class LabelQueryModel {
   LabelQueryModel(nn::Module& model, std::int64_t samples, std::int64_t budget);
   LabelQueryModel(const LabelQueryModel&) = delete;
   LabelQueryModel& operator=(const LabelQueryModel&) = delete;
-  virtual ~LabelQueryModel() = default;
 
   // The predicted label (arg max of the logits, the first on ties) of each row of inputs
   // [B, C, H, W]; row b is a query of sample sample_of_row[b].

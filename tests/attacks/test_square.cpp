@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "attacks/square.h"
@@ -56,18 +57,24 @@ Trial run_square(oa::test::LinearProblem& p, Norm norm, double factor, std::int6
   return trial;
 }
 
-std::int64_t median(const std::vector<std::int64_t>& sorted) { return sorted.empty() ? -1 : sorted[sorted.size() / 2]; }
+// Square breaks every sample at `above` times its minimal distance within 1000 queries, and
+// none at 0.95 times (within 300).
+void check_threshold(oa::test::LinearProblem& p, Norm norm, double above) {
+  const Trial trial = run_square(p, norm, above, 1000);
+  CHECK(trial.broken == static_cast<int>(p.d_2.size()));
+  if (!trial.queries.empty())
+    MESSAGE("square " << std::string(norm == Norm::Linf ? "linf" : "l2") << " at " << above << "x: median "
+                      << trial.queries[trial.queries.size() / 2] << ", max " << trial.queries.back()
+                      << " queries (budget 1000)");
+  CHECK(run_square(p, norm, 0.95, 300).broken == 0);
+}
 
 }  // namespace
 
 TEST_CASE("square linf: breaks every sample at 1.05x the minimal Linf distance, none at 0.95x") {
   auto p = oa::test::make_two_class_problem(10);
   for (double d : p.d_inf) REQUIRE(d < 0.4);  // inputs in [0.45, 0.55]: the box does not bind
-  const Trial above = run_square(p, Norm::Linf, 1.05, 1000);
-  CHECK(above.broken == 10);
-  MESSAGE("square linf at 1.05x: median " << median(above.queries) << ", max " << above.queries.back()
-                                          << " queries (budget 1000)");
-  CHECK(run_square(p, Norm::Linf, 0.95, 300).broken == 0);
+  check_threshold(p, Norm::Linf, 1.05);
 }
 
 TEST_CASE("square l2: breaks every sample at 1.5x the minimal L2 distance, none at 0.95x") {
@@ -77,11 +84,7 @@ TEST_CASE("square l2: breaks every sample at 1.5x the minimal L2 distance, none 
   auto p = oa::test::make_linear_problem({.samples = 8, .classes = 2, .seed = 5, .weight_std = 3.0, .x_lo = 0.45,
                                           .x_hi = 0.55, .side = 6});
   for (double d : p.d_2) REQUIRE(d < 0.3);
-  const Trial above = run_square(p, Norm::L2, 1.5, 1000);
-  CHECK(above.broken == 8);
-  MESSAGE("square l2 at 1.5x: median " << median(above.queries) << ", max " << above.queries.back()
-                                       << " queries (budget 1000)");
-  CHECK(run_square(p, Norm::L2, 0.95, 300).broken == 0);
+  check_threshold(p, Norm::L2, 1.5);
 }
 
 TEST_CASE("square: the same seed gives the same result, another seed another") {
