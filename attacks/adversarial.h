@@ -17,6 +17,7 @@ struct SampleResult {
   double l2 = 0, linf = 0, l0 = 0;  // NaN for failures
   double c = 0;                     // the final constant of a CW search (0 for other attacks)
   std::int64_t forwards = 0, backwards = 0;  // passes spent on this sample
+  std::int64_t queries = 0;  // black-box queries: to the first success, or all spent on a failure
 };
 
 struct AttackOutput {

@@ -1,8 +1,8 @@
 #pragma once
 // Small models for the attack tests.
 //
-// Linear classifiers z = W x + b over 4x4 inputs, whose minimal adversarial distances are
-// known in closed form. The smallest perturbation that changes the class of x (label y) has
+// Linear classifiers z = W x + b over side x side inputs (4x4 unless asked), whose minimal
+// adversarial distances are known in closed form. The smallest perturbation that changes the class of x (label y) has
 // norm
 //     L2:    d_2   = min_{j != y} (z_y - z_j) / || w_y - w_j ||_2   (straight to the boundary)
 //     Linf:  d_inf = min_{j != y} (z_y - z_j) / || w_y - w_j ||_1   (along sign(w_j - w_y))
@@ -30,6 +30,7 @@ struct LinearSpec {
   std::uint64_t seed = 7;
   double weight_std = 2.0;
   double x_lo = 0.4, x_hi = 0.6;  // inputs uniform in [x_lo, x_hi]
+  std::int64_t side = 4;           // inputs are 1 x side x side
 };
 
 struct LinearProblem {
@@ -39,7 +40,7 @@ struct LinearProblem {
 };
 
 inline LinearProblem make_linear_problem(const LinearSpec& spec) {
-  constexpr std::int64_t features = 16;
+  const std::int64_t features = spec.side * spec.side;
   const std::int64_t n = spec.samples, classes = spec.classes;
   Rng rng(spec.seed);
   LinearProblem p;
@@ -48,7 +49,7 @@ inline LinearProblem make_linear_problem(const LinearSpec& spec) {
   auto fc = std::make_shared<nn::Linear>(features, classes, rng);
   p.model->add(fc);
   fc->weight.copy_(randn({classes, features}, rng, spec.weight_std));
-  p.x = rand_uniform({n, 1, 4, 4}, rng, spec.x_lo, spec.x_hi);
+  p.x = rand_uniform({n, 1, spec.side, spec.side}, rng, spec.x_lo, spec.x_hi);
   const auto w = fc->weight.to_vector<double>(), b = fc->bias.to_vector<double>(), x = p.x.to_vector<double>();
   std::vector<std::int64_t> labels(n);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -111,6 +112,21 @@ inline NetProblem make_tiny_net_problem(std::int64_t n) {
   p.labels = Tensor::from_vector(labels, {n});
   return p;
 }
+
+// A model that counts the input rows its inner model runs: the black-box tests compare it with
+// the queries the query model reports.
+class RowCounter : public nn::Module {
+ public:
+  explicit RowCounter(std::shared_ptr<nn::Module> inner) : inner_(register_module("inner", std::move(inner))) {}
+  Tensor forward(const Tensor& x) override {
+    rows += x.size(0);
+    return (*inner_)(x);
+  }
+  std::int64_t rows = 0;
+
+ private:
+  std::shared_ptr<nn::Module> inner_;
+};
 
 // Other labels as targets: (label + 1) mod classes.
 inline Tensor next_labels(const Tensor& labels, std::int64_t classes) {
