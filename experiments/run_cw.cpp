@@ -32,12 +32,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "attacks/cw_l2.h"
 #include "attacks/cw_linf.h"
@@ -70,10 +68,14 @@ const std::vector<std::string> kAttackNames = {"cw-l2",    "cw-linf",         "d
 // fields(visit) names each option as summary.json records it, with its flag (cli.h) where the
 // command line sets it; to_json (record.h) writes them, add_flags registers the flags.
 
-// --iterations and --kappa set both CW attacks; their default depends on --preset.
-const Flag kIterationsFlag{"--iterations", "Adam iterations per search step (cw-l2) or per (tau, c) (cw-linf)",
-                           CLI::PositiveNumber, false};
-const Flag kKappaFlag{"--kappa", "Confidence margin of both (default 0)", CLI::NonNegativeNumber, false};
+// The options both CW attacks have, set by one flag each (their default depends on --preset).
+template <class CwOptions, class Visit>
+void cw_shared_fields(CwOptions& o, Visit& visit) {
+  visit("iterations", o.iterations,
+        Flag{"--iterations", "Adam iterations per search step (cw-l2) or per (tau, c) (cw-linf)", CLI::PositiveNumber,
+             false});
+  visit("kappa", o.kappa, Flag{"--kappa", "Confidence margin of both (default 0)", CLI::NonNegativeNumber, false});
+}
 
 // The structs' defaults are the paper's settings (9 search steps of 10000 iterations, restarts);
 // --preset fast changes them (resolve_preset).
@@ -81,8 +83,7 @@ struct CwL2Config {
   oa::attacks::CwL2Options o;
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
-    visit("iterations", c.o.iterations, kIterationsFlag);
-    visit("kappa", c.o.kappa, kKappaFlag);
+    cw_shared_fields(c.o, visit);
     visit("search_steps", c.o.search_steps,
           Flag{"--search-steps", "cw-l2: search steps over c (x10, then bisection)", CLI::PositiveNumber, false});
     visit("lr", c.o.lr,
@@ -99,8 +100,7 @@ struct CwLinfConfig {
   oa::attacks::CwLinfOptions o;
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
-    visit("iterations", c.o.iterations, kIterationsFlag);
-    visit("kappa", c.o.kappa, kKappaFlag);
+    cw_shared_fields(c.o, visit);
     visit("lr", c.o.lr,
           Flag{"--linf-lr", "cw-linf: Adam learning rate, per pixel (default 1e-3)", CLI::PositiveNumber, false});
     visit("c0", c.o.c0,

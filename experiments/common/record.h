@@ -58,7 +58,7 @@ std::vector<std::string> split_csv_line(const std::string& line);
 template <class Record>
 std::string csv_header() {
   std::string line;
-  const Record record{};
+  static const Record record{};  // only its field names are read
   Record::fields(record, [&](const char* name, const auto&, const auto&...) {
     line += line.empty() ? name : std::string(",") + name;
   });
