@@ -6,18 +6,37 @@
 // example fails the check is a failure: its distances are NaN, never 0, and its adversarial
 // input is the clean one only so that tensors keep their shape.
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "framework/nn/module.h"
 
 namespace oa::attacks {
 
+// A value that is not a measurement is NaN, never 0: the distances of a failure or of a
+// sample never attacked, and c of the attacks that have none.
 struct SampleResult {
+  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   bool success = false;
-  double l2 = 0, linf = 0, l0 = 0;  // NaN for failures
-  double c = 0;                     // the final constant of a CW search (0 for other attacks)
+  double l2 = kNaN, linf = kNaN, l0 = kNaN;
+  double c = kNaN;                           // the final constant of a CW search
   std::int64_t forwards = 0, backwards = 0;  // passes spent on this sample
-  std::int64_t queries = 0;  // black-box queries: to the first success, or all spent on a failure
+  // Black-box queries: to the first success, or all spent on a failure. A column of the
+  // black-box records only (white-box attacks count passes), so it is not in fields() below.
+  std::int64_t queries = 0;
+
+  // The fields in the order of their columns in samples.csv (experiments/common/record.h):
+  // visit(name, member) for each. A new field is one line here.
+  template <class Self, class Visit>
+  static void fields(Self& r, Visit&& visit) {
+    visit("success", r.success);
+    visit("l2", r.l2);
+    visit("linf", r.linf);
+    visit("l0", r.l0);
+    visit("c", r.c);
+    visit("forwards", r.forwards);
+    visit("backwards", r.backwards);
+  }
 };
 
 struct AttackOutput {

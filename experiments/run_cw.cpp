@@ -13,7 +13,8 @@
 // Under --out (under --out/<model> for each checkpoint when --model lists several):
 //   <attack>/samples.csv    one row per sample (pandas.read_csv): index, label, target (-1:
 //                           untargeted), attacked, success, l2, linf, l0, c, forwards,
-//                           backwards; failed or not attacked: NaN distances, never 0
+//                           backwards; failed or not attacked: NaN distances, never 0; c
+//                           (the CW constant) NaN for the other attacks
 //   <attack>/summary.json   success rate; mean and median L2 / Linf over successes with
 //                           bootstrap 95% intervals; passes and seconds; the options
 //   best/samples.csv        per sample the smallest L2 and the smallest Linf over the
@@ -31,12 +32,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "attacks/cw_l2.h"
 #include "attacks/cw_linf.h"
@@ -46,6 +45,7 @@
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
+#include "experiments/common/record.h"
 #include "experiments/common/statistics.h"
 #include "experiments/common/training.h"
 #include "framework/autograd/node.h"
@@ -56,11 +56,104 @@
 
 namespace fs = std::filesystem;
 using oa::attacks::AttackOutput;
+using oa::experiments::Flag;
 
 namespace {
 
 const std::vector<std::string> kAttackNames = {"cw-l2",    "cw-linf",         "ddn",
                                                "fmn-linf", "pgd-bisect-linf", "pgd-bisect-l2"};
+
+// ---- the attacks' options, each declared once: summary.json records them ("options", which
+// --resume compares) and the command line sets them ---------------------------------------
+// fields(visit) names each option as summary.json records it, with its flag (cli.h) where the
+// command line sets it; to_json (record.h) writes them, add_flags registers the flags.
+
+// The options both CW attacks have, set by one flag each (their default depends on --preset).
+template <class CwOptions, class Visit>
+void cw_shared_fields(CwOptions& o, Visit& visit) {
+  visit("iterations", o.iterations,
+        Flag{"--iterations", "Adam iterations per search step (cw-l2) or per (tau, c) (cw-linf)", CLI::PositiveNumber,
+             false});
+  visit("kappa", o.kappa, Flag{"--kappa", "Confidence margin of both (default 0)", CLI::NonNegativeNumber, false});
+}
+
+// The structs' defaults are the paper's settings (9 search steps of 10000 iterations, restarts);
+// --preset fast changes them (resolve_preset).
+struct CwL2Config {
+  oa::attacks::CwL2Options o;
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    cw_shared_fields(c.o, visit);
+    visit("search_steps", c.o.search_steps,
+          Flag{"--search-steps", "cw-l2: search steps over c (x10, then bisection)", CLI::PositiveNumber, false});
+    visit("lr", c.o.lr,
+          Flag{"--lr", "cw-l2: Adam learning rate, in tanh space (default 1e-2)", CLI::PositiveNumber, false});
+    visit("c0", c.o.c0, Flag{"--c0", "cw-l2: initial constant c (default 1e-3)", CLI::PositiveNumber, false});
+    visit("warm_start", c.o.warm_start,
+          Flag{"--warm-start", "cw-l2: keep the perturbation between search steps (true/false)", std::nullopt, false});
+    visit("abort_early", c.o.abort_early, Flag{"--abort-early", "cw-l2: per-sample abort early (true/false)"});
+  }
+};
+
+// The paper's settings (1000 iterations per (tau, c), c0 1e-5, no cap), but for lr.
+struct CwLinfConfig {
+  oa::attacks::CwLinfOptions o;
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    cw_shared_fields(c.o, visit);
+    visit("lr", c.o.lr,
+          Flag{"--linf-lr", "cw-linf: Adam learning rate, per pixel (default 1e-3)", CLI::PositiveNumber, false});
+    visit("c0", c.o.c0,
+          Flag{"--linf-c0", "cw-linf: initial constant c (paper 1e-5, fast 0.1)", CLI::PositiveNumber, false});
+    visit("max_steps", c.o.max_steps,
+          Flag{"--max-steps", "cw-linf: most Adam steps per sample in all (0: no cap)", CLI::NonNegativeNumber, false});
+    visit("c_max", c.o.c_max, Flag{"--c-max", "cw-linf: largest c (c doubles up to it)", CLI::PositiveNumber});
+    visit("tau0", c.o.tau0, Flag{"--tau0", "cw-linf: initial tau", CLI::PositiveNumber});
+    visit("tau_decrease", c.o.tau_decrease,
+          Flag{"--tau-decrease", "cw-linf: tau <- this * min(tau, Linf) when solved", CLI::Range(0.0, 1.0)});
+    visit("tau_min", c.o.tau_min, Flag{"--tau-min", "cw-linf: stop once tau is below this", CLI::NonNegativeNumber});
+  }
+};
+
+struct DdnConfig {
+  oa::attacks::DdnOptions o;
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("steps", c.o.steps, Flag{"--ddn-steps", "ddn: gradient steps", CLI::PositiveNumber});
+    visit("gamma", c.o.gamma, Flag{"--gamma", "ddn: norm factor per step, eps *= 1 -+ gamma", CLI::Range(0.0, 1.0)});
+    visit("init_norm", c.o.init_norm, Flag{"--init-norm", "ddn: initial norm eps", CLI::PositiveNumber});
+    visit("alpha_max", c.o.alpha_max);
+    visit("alpha_min", c.o.alpha_min);
+  }
+};
+
+struct FmnConfig {
+  oa::attacks::FmnOptions o;
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("steps", c.o.steps, Flag{"--fmn-steps", "fmn-linf: gradient steps", CLI::PositiveNumber});
+    visit("alpha_init", c.o.alpha_init,
+          Flag{"--fmn-alpha", "fmn-linf: first step size (annealed to a hundredth of it)", CLI::PositiveNumber});
+    visit("gamma_init", c.o.gamma_init);
+    visit("gamma_final", c.o.gamma_final);
+  }
+};
+
+// pgd-bisect-linf and pgd-bisect-l2; eps_max 0 stands for 1 (Linf) or 10 (L2).
+struct PgdBisectConfig {
+  oa::attacks::PgdOptions o{.eps = 0.0, .iterations = 50};
+  std::int64_t bisect_steps = 10;
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("eps_max", c.o.eps,
+          Flag{"--eps", "pgd-bisect: largest radius (default 1 for Linf, 10 for L2)", CLI::NonNegativeNumber, false});
+    visit("iterations", c.o.iterations,
+          Flag{"--pgd-iterations", "pgd-bisect: PGD steps per radius", CLI::PositiveNumber});
+    visit("bisect_steps", c.bisect_steps,
+          Flag{"--bisect-steps", "pgd-bisect: halvings of the radius", CLI::PositiveNumber});
+    visit("random_start", c.o.random_start);
+  }
+};
 
 struct Args {
   std::vector<std::string> checkpoints, attacks{"cw-l2"};
@@ -68,67 +161,29 @@ struct Args {
   std::int64_t n = 100, batch_size = 50;
   bool targeted = false, resume = false;
   std::uint64_t seed = 0;
-  // The CW attacks' flags; unset, each attack takes its preset's value.
-  std::optional<std::int64_t> iterations;  // both
-  std::optional<double> kappa;             // both
-  std::optional<std::int64_t> search_steps;  // cw-l2
-  std::optional<double> lr, c0;
-  std::optional<bool> warm_start;
-  bool abort_early = true;
-  std::optional<std::int64_t> max_steps;  // cw-linf
-  std::optional<double> linf_lr, linf_c0;
-  oa::attacks::CwLinfOptions cw_linf;  // c_max, tau0, tau_decrease, tau_min
-  oa::attacks::DdnOptions ddn;
-  oa::attacks::FmnOptions fmn;
-  oa::attacks::PgdOptions pgd{.eps = 0.0, .iterations = 50};  // eps 0: 1 (Linf) or 10 (L2)
-  std::int64_t bisect_steps = 10;
+  CwL2Config cw_l2;
+  CwLinfConfig cw_linf;
+  DdnConfig ddn;
+  FmnConfig fmn;
+  PgdBisectConfig pgd;
   double sparse_threshold = 2.0;  // above 1: the dense path everywhere
   oa::experiments::RuntimeOptions runtime;
 };
 
-// ---- the attacks, with their options resolved from the preset and the flags -------------
-
-oa::attacks::CwL2Options cw_l2_options(const Args& a) {
-  // paper: the struct's defaults (9 search steps of 10000 iterations, restarts);
-  // fast: 5 search steps of 1000 iterations, warm-started.
-  oa::attacks::CwL2Options o;
-  if (a.preset == "fast") o = {.search_steps = 5, .iterations = 1000, .warm_start = true};
-  o.search_steps = a.search_steps.value_or(o.search_steps);
-  o.iterations = a.iterations.value_or(o.iterations);
-  o.lr = a.lr.value_or(o.lr);
-  o.c0 = a.c0.value_or(o.c0);
-  o.kappa = a.kappa.value_or(o.kappa);
-  o.warm_start = a.warm_start.value_or(o.warm_start);
-  o.abort_early = a.abort_early;
-  o.targeted = a.targeted;
-  return o;
-}
-
-oa::attacks::CwLinfOptions cw_linf_options(const Args& a) {
-  // paper: the struct's defaults (1000 iterations per (tau, c), c0 1e-5, no cap); fast: 50
-  // iterations per (tau, c) from c0 0.1 (the paper's c0 spends 20 doublings), 500 steps in all.
-  oa::attacks::CwLinfOptions o = a.cw_linf;
+// After parsing: the CW attacks' options are the preset's, then every flag given (the flags are
+// bound to the paper's defaults, and --iterations and --kappa to cw-l2's fields only).
+void resolve_preset(const CLI::App& app, Args& a) {
   if (a.preset == "fast") {
-    o.iterations = 50;
-    o.c0 = 0.1;
-    o.max_steps = 500;
+    // cw-l2: 5 search steps of 1000 iterations, warm-started; cw-linf: 50 iterations per
+    // (tau, c) from c0 0.1 (the paper's c0 spends 20 doublings), 500 steps in all.
+    a.cw_l2.o = {.search_steps = 5, .iterations = 1000, .warm_start = true};
+    a.cw_linf.o = {.iterations = 50, .c0 = 0.1, .max_steps = 500};
   }
-  o.iterations = a.iterations.value_or(o.iterations);
-  o.lr = a.linf_lr.value_or(o.lr);
-  o.c0 = a.linf_c0.value_or(o.c0);
-  o.kappa = a.kappa.value_or(o.kappa);
-  o.max_steps = a.max_steps.value_or(o.max_steps);
-  o.targeted = a.targeted;
-  return o;
+  oa::experiments::take_given_flags(app, a.cw_l2);
+  oa::experiments::take_given_flags(app, a.cw_linf);
 }
 
-oa::attacks::PgdOptions pgd_options(const Args& a, oa::attacks::Norm norm) {
-  oa::attacks::PgdOptions o = a.pgd;
-  o.norm = norm;
-  if (o.eps == 0) o.eps = norm == oa::attacks::Norm::Linf ? 1.0 : 10.0;
-  o.targeted = a.targeted;
-  return o;
-}
+// ---- the attacks ----------------------------------------------------------------------------
 
 // An attack ready to run: its name, its options as summary.json records them, and the call.
 struct Attack {
@@ -140,42 +195,37 @@ struct Attack {
 // `name` is one of kAttackNames.
 Attack make_attack(const std::string& name, const Args& a) {
   using namespace oa::attacks;
+  using oa::experiments::to_json;
   if (name == "cw-l2") {
-    const auto o = cw_l2_options(a);
-    return {name,
-            {{"search_steps", o.search_steps}, {"iterations", o.iterations}, {"c0", o.c0}, {"lr", o.lr},
-             {"kappa", o.kappa}, {"warm_start", o.warm_start}, {"abort_early", o.abort_early}},
+    CwL2Options o = a.cw_l2.o;
+    o.targeted = a.targeted;
+    return {name, to_json(a.cw_l2),
             [o](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) { return cw_l2(m, x, y, o); }};
   }
   if (name == "cw-linf") {
-    const auto o = cw_linf_options(a);
-    return {name,
-            {{"iterations", o.iterations}, {"lr", o.lr}, {"c0", o.c0}, {"c_max", o.c_max}, {"tau0", o.tau0},
-             {"tau_decrease", o.tau_decrease}, {"tau_min", o.tau_min}, {"max_steps", o.max_steps}, {"kappa", o.kappa}},
+    CwLinfOptions o = a.cw_linf.o;
+    o.targeted = a.targeted;
+    return {name, to_json(a.cw_linf),
             [o](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) { return cw_linf(m, x, y, o); }};
   }
   if (name == "ddn") {
-    DdnOptions o = a.ddn;
+    DdnOptions o = a.ddn.o;
     o.targeted = a.targeted;
-    return {name,
-            {{"steps", o.steps}, {"gamma", o.gamma}, {"init_norm", o.init_norm}, {"alpha_max", o.alpha_max},
-             {"alpha_min", o.alpha_min}},
+    return {name, to_json(a.ddn),
             [o](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) { return ddn(m, x, y, o); }};
   }
   if (name == "fmn-linf") {
-    FmnOptions o = a.fmn;
+    FmnOptions o = a.fmn.o;
     o.targeted = a.targeted;
-    return {name,
-            {{"steps", o.steps}, {"alpha_init", o.alpha_init}, {"gamma_init", o.gamma_init},
-             {"gamma_final", o.gamma_final}},
+    return {name, to_json(a.fmn),
             [o](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) { return fmn_linf(m, x, y, o); }};
   }
-  const auto o = pgd_options(a, name == "pgd-bisect-l2" ? Norm::L2 : Norm::Linf);
-  const std::int64_t steps = a.bisect_steps;
-  return {name,
-          {{"eps_max", o.eps}, {"iterations", o.iterations}, {"bisect_steps", steps}, {"random_start", o.random_start}},
-          [o, steps](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) {
-            return pgd_bisect(m, x, y, o, steps);
+  PgdBisectConfig c = a.pgd;
+  c.o.norm = name == "pgd-bisect-l2" ? Norm::L2 : Norm::Linf;
+  if (c.o.eps == 0) c.o.eps = c.o.norm == Norm::Linf ? 1.0 : 10.0;
+  c.o.targeted = a.targeted;
+  return {name, to_json(c), [c](oa::nn::Module& m, const oa::Tensor& x, const oa::Tensor& y) {
+            return pgd_bisect(m, x, y, c.o, c.bisect_steps);
           }};
 }
 
@@ -190,39 +240,33 @@ std::int64_t pick_target(const Args& a, std::int64_t index, std::int64_t label, 
 
 // ---- per-sample rows and their files ------------------------------------------------------
 
+// One line of <attack>/samples.csv: the sample, then the attack's result (its columns in
+// SampleResult::fields).
 struct Row {
-  std::int64_t index, label, target;  // target: -1 when untargeted
-  bool attacked;                      // classified correctly, hence attacked
-  oa::attacks::SampleResult r;
+  std::int64_t index = 0, label = 0, target = -1;  // target: -1 when untargeted
+  bool attacked = false;                           // classified correctly, hence attacked
+  oa::attacks::SampleResult r;                     // NaN distances while not attacked
+  template <class Self, class Visit>
+  static void fields(Self& row, Visit&& visit) {
+    visit("index", row.index);
+    visit("label", row.label);
+    visit("target", row.target);
+    visit("attacked", row.attacked);
+    oa::attacks::SampleResult::fields(row.r, visit);
+  }
 };
 using Rows = std::map<std::int64_t, Row>;
 
-constexpr const char* kHeader = "index,label,target,attacked,success,l2,linf,l0,c,forwards,backwards";
-
 std::string to_csv(const Rows& rows) {
-  std::string csv = std::string(kHeader) + "\n";
-  for (const auto& [i, row] : rows)
-    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", row.index, row.label, row.target, int(row.attacked),
-                       int(row.r.success), row.r.l2, row.r.linf, row.r.l0, row.r.c, row.r.forwards, row.r.backwards);
+  std::string csv = oa::experiments::csv_header<Row>();
+  for (const auto& [i, row] : rows) csv += oa::experiments::csv_line(row);
   return csv;
 }
 
 // The rows of an earlier samples.csv, for --resume.
-Rows read_csv(const fs::path& path) {
+Rows read_rows(const fs::path& path) {
   Rows rows;
-  std::ifstream in(path);
-  std::string line;
-  OA_CHECK(std::getline(in, line) && line == kHeader, "{}: not a samples.csv of this run_cw (header differs)",
-           path.string());
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string f[11];
-    for (auto& field : f) OA_CHECK(std::getline(ss, field, ','), "{}: short row '{}'", path.string(), line);
-    Row row{std::stoll(f[0]), std::stoll(f[1]), std::stoll(f[2]), f[3] == "1", {}};
-    row.r = {f[4] == "1",     std::stod(f[5]),  std::stod(f[6]), std::stod(f[7]),
-             std::stod(f[8]), std::stoll(f[9]), std::stoll(f[10])};
-    rows[row.index] = row;
-  }
+  for (const Row& row : oa::experiments::read_csv<Row>(path.string())) rows[row.index] = row;
   return rows;
 }
 
@@ -304,7 +348,7 @@ struct AttackRun {
                "--resume: {} was written with {} = {}, this run has {}; resume with the same flags or choose "
                "another --out",
                json.string(), key, earlier.value(key, nlohmann::json()).dump(), value.dump());
-    rows = read_csv(csv);
+    rows = read_rows(csv);
     seconds = earlier.value("seconds", 0.0);
     std::printf("resume: %zu samples already done in %s\n", rows.size(), csv.string().c_str());
   }
@@ -317,11 +361,30 @@ struct Best {
   std::map<std::int64_t, std::string> l2_by, linf_by;
 };
 
+// One line of best/samples.csv.
+struct BestRow {
+  Row row;
+  std::string l2_attack, linf_attack;  // who found the smallest L2 and Linf; empty if no attack did
+  template <class Self, class Visit>
+  static void fields(Self& b, Visit&& visit) {
+    visit("index", b.row.index);
+    visit("label", b.row.label);
+    visit("target", b.row.target);
+    visit("attacked", b.row.attacked);
+    visit("success", b.row.r.success);
+    visit("l2", b.row.r.l2);
+    visit("l2_attack", b.l2_attack);
+    visit("linf", b.row.r.linf);
+    visit("linf_attack", b.linf_attack);
+    visit("forwards", b.row.r.forwards);
+    visit("backwards", b.row.r.backwards);
+  }
+};
+
 Best best_of(const std::vector<AttackRun>& runs) {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
   Best best;
   for (const auto& [index, first] : runs.front().rows) {
-    Row row{first.index, first.label, first.target, first.attacked, {false, nan, nan, nan, nan, 0, 0}};
+    Row row{first.index, first.label, first.target, first.attacked, {}};
     std::string l2_by, linf_by;
     bool done_by_all = true;
     for (const auto& run : runs) {
@@ -355,12 +418,10 @@ Best best_of(const std::vector<AttackRun>& runs) {
 // Writes best/ (when dir is set) and returns its summary.
 nlohmann::json write_best(const std::vector<AttackRun>& runs, const fs::path& dir, nlohmann::json identity) {
   const Best best = best_of(runs);
-  std::string csv = "index,label,target,attacked,success,l2,l2_attack,linf,linf_attack,forwards,backwards\n";
+  std::string csv = oa::experiments::csv_header<BestRow>();
   std::map<std::string, std::int64_t> l2_wins, linf_wins;
   for (const auto& [i, row] : best.rows) {
-    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", row.index, row.label, row.target, int(row.attacked),
-                       int(row.r.success), row.r.l2, best.l2_by.at(i), row.r.linf, best.linf_by.at(i), row.r.forwards,
-                       row.r.backwards);
+    csv += oa::experiments::csv_line(BestRow{row, best.l2_by.at(i), best.linf_by.at(i)});
     if (row.r.success) {
       ++l2_wins[best.l2_by.at(i)];
       ++linf_wins[best.linf_by.at(i)];
@@ -451,12 +512,11 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
     const std::int64_t classes = logits.size(1);
     const auto predicted = experiments::argmax_rows(logits);
     const auto labels = y.to_vector<std::int64_t>();
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     std::vector<Row> clean(todo.size());  // not attacked (yet): no distances
     for (std::size_t k = 0; k < todo.size(); ++k) {
       const bool right = predicted[k] == labels[k];
       const std::int64_t target = args.targeted ? pick_target(args, todo[k], labels[k], classes) : -1;
-      clean[k] = Row{todo[k], labels[k], target, right, {false, nan, nan, nan, 0, 0, 0}};
+      clean[k] = Row{todo[k], labels[k], target, right, {}};
     }
     for (auto& run : runs) {
       std::vector<std::int64_t> attacked;  // positions in todo
@@ -557,57 +617,13 @@ int main(int argc, char** argv) {
                  "per (tau, c), c0 1e-5, lr 1e-3, no cap. fast: cw-l2 5 x 1000, warm start; cw-linf 50 iterations, "
                  "c0 0.1, --max-steps 500")
       ->capture_default_str();
-  cw->add_option("--iterations", args.iterations, "Adam iterations per search step (cw-l2) or per (tau, c) (cw-linf)")
-      ->check(CLI::PositiveNumber);
-  cw->add_option("--kappa", args.kappa, "Confidence margin of both (default 0)")->check(CLI::NonNegativeNumber);
-  cw->add_option("--search-steps", args.search_steps, "cw-l2: search steps over c (x10, then bisection)")
-      ->check(CLI::PositiveNumber);
-  cw->add_option("--lr", args.lr, "cw-l2: Adam learning rate, in tanh space (default 1e-2)")->check(CLI::PositiveNumber);
-  cw->add_option("--c0", args.c0, "cw-l2: initial constant c (default 1e-3)")->check(CLI::PositiveNumber);
-  cw->add_option("--warm-start", args.warm_start, "cw-l2: keep the perturbation between search steps (true/false)");
-  cw->add_option("--abort-early", args.abort_early, "cw-l2: per-sample abort early (true/false)")->capture_default_str();
-  cw->add_option("--linf-lr", args.linf_lr, "cw-linf: Adam learning rate, per pixel (default 1e-3)")
-      ->check(CLI::PositiveNumber);
-  cw->add_option("--linf-c0", args.linf_c0, "cw-linf: initial constant c (paper 1e-5, fast 0.1)")
-      ->check(CLI::PositiveNumber);
-  cw->add_option("--max-steps", args.max_steps, "cw-linf: most Adam steps per sample in all (0: no cap)")
-      ->check(CLI::NonNegativeNumber);
-  cw->add_option("--c-max", args.cw_linf.c_max, "cw-linf: largest c (c doubles up to it)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cw->add_option("--tau0", args.cw_linf.tau0, "cw-linf: initial tau")->capture_default_str()->check(CLI::PositiveNumber);
-  cw->add_option("--tau-decrease", args.cw_linf.tau_decrease, "cw-linf: tau <- this * min(tau, Linf) when solved")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  cw->add_option("--tau-min", args.cw_linf.tau_min, "cw-linf: stop once tau is below this")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-
-  auto* ddn = app.add_option_group("ddn");
-  ddn->add_option("--ddn-steps", args.ddn.steps, "ddn: gradient steps")->capture_default_str()->check(CLI::PositiveNumber);
-  ddn->add_option("--gamma", args.ddn.gamma, "ddn: norm factor per step, eps *= 1 -+ gamma")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  ddn->add_option("--init-norm", args.ddn.init_norm, "ddn: initial norm eps")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-
-  auto* fmn = app.add_option_group("fmn-linf");
-  fmn->add_option("--fmn-steps", args.fmn.steps, "fmn-linf: gradient steps")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  fmn->add_option("--fmn-alpha", args.fmn.alpha_init, "fmn-linf: first step size (annealed to a hundredth of it)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-
-  auto* pgd = app.add_option_group("pgd-bisect-linf and pgd-bisect-l2");
-  pgd->add_option("--eps", args.pgd.eps, "pgd-bisect: largest radius (default 1 for Linf, 10 for L2)")
-      ->check(CLI::NonNegativeNumber);
-  pgd->add_option("--pgd-iterations", args.pgd.iterations, "pgd-bisect: PGD steps per radius")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  pgd->add_option("--bisect-steps", args.bisect_steps, "pgd-bisect: halvings of the radius")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  return oa::experiments::run_cli(app, argc, argv, "run_cw", [&] { return run(args); });
+  oa::experiments::add_flags(*cw, args.cw_l2);
+  oa::experiments::add_flags(*cw, args.cw_linf);
+  oa::experiments::add_flags(*app.add_option_group("ddn"), args.ddn);
+  oa::experiments::add_flags(*app.add_option_group("fmn-linf"), args.fmn);
+  oa::experiments::add_flags(*app.add_option_group("pgd-bisect-linf and pgd-bisect-l2"), args.pgd);
+  return oa::experiments::run_cli(app, argc, argv, "run_cw", [&] {
+    resolve_preset(app, args);
+    return run(args);
+  });
 }

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "framework/util/runtime.h"
@@ -27,6 +28,50 @@ struct RuntimeOptions {
     return parse_device(device);
   }
 };
+
+// The command-line flag of an option, the third argument of a record's visit (record.h):
+//   visit("steps", o.steps, Flag{"--ddn-steps", "ddn: gradient steps", CLI::PositiveNumber});
+// An option without a flag is visited with two arguments (it is recorded, not set).
+struct Flag {
+  const char* name;
+  const char* help;
+  std::optional<CLI::Validator> check = std::nullopt;
+  bool show_default = true;  // false where the default depends on other flags (--preset)
+};
+
+// Adds `flag` to `group`, bound to `value`; a flag already there (--iterations, shared by
+// cw-l2 and cw-linf) is not added twice.
+template <class T>
+void add_flag(CLI::App& group, T& value, const Flag& flag) {
+  if (group.get_option_no_throw(flag.name)) return;
+  CLI::Option* option = group.add_option(flag.name, value, flag.help);
+  if (flag.show_default) option->capture_default_str();
+  if (flag.check) option->check(*flag.check);
+}
+template <class T>
+void add_flag(CLI::App&, T&) {}  // an option without a flag
+
+// Adds to `group` the flag of every field of `options` that has one.
+template <class Options>
+void add_flags(CLI::App& group, Options& options) {
+  Options::fields(options, [&](const char*, auto& value, const auto&... flag) { add_flag(group, value, flag...); });
+}
+
+// Sets `value` from `flag` if the flag was given on the parsed command line `app`.
+template <class T>
+void take_given_flag(const CLI::App& app, T& value, const Flag& flag) {
+  if (app.count(flag.name) > 0) app.get_option(flag.name)->results(value);
+}
+template <class T>
+void take_given_flag(const CLI::App&, T&) {}  // an option without a flag
+
+// Sets every field of `options` whose flag was given on the parsed command line `app`, also a
+// field not bound to its flag (cw-linf's --iterations); the others keep their value.
+template <class Options>
+void take_given_flags(const CLI::App& app, Options& options) {
+  Options::fields(options,
+                  [&](const char*, auto& value, const auto&... flag) { take_given_flag(app, value, flag...); });
+}
 
 template <class Body>
 int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body) {
