@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
 #include <tuple>
 
 #include "framework/core/error.h"
@@ -114,24 +115,24 @@ std::vector<std::int64_t> random_controls(const std::vector<std::int64_t>& candi
 std::vector<std::int64_t> matched_controls(const PoolPredictions& pool, const std::vector<std::int64_t>& outliers,
                                            const std::vector<std::int64_t>& candidates) {
   check_pool(pool);
-  // Per class, every (margin difference, outlier position, candidate) pair; sorted, the first
-  // pair whose outlier and candidate are both free is matched, then the next, and so on.
-  std::map<std::int64_t, std::vector<std::int64_t>> candidates_of_class;
+  std::map<std::int64_t, std::vector<std::int64_t>> outliers_of_class, candidates_of_class;
+  for (std::int64_t s : outliers) outliers_of_class[pool.labels[s]].push_back(s);
   for (std::int64_t c : candidates) candidates_of_class[pool.labels[c]].push_back(c);
-  std::map<std::int64_t, std::vector<std::tuple<double, std::int64_t, std::int64_t>>> pairs_of_class;
-  for (std::size_t k = 0; k < outliers.size(); ++k) {
-    const std::int64_t s = outliers[k];
-    for (std::int64_t c : candidates_of_class[pool.labels[s]])
-      pairs_of_class[pool.labels[s]].emplace_back(std::abs(pool.a_margins[s] - pool.a_margins[c]), s, c);
-  }
-  std::map<std::int64_t, std::int64_t> partner_of;  // outlier -> matched candidate
-  std::vector<bool> taken(pool.labels.size(), false);
-  for (auto& [label, pairs] : pairs_of_class) {
+  // Class by class: every (margin difference, outlier, candidate) pair, sorted; the first pair
+  // whose outlier and candidate are both free is matched, then the next, and so on. Time and
+  // memory grow as |S_class| |C_class| (a million pairs per class is 24 MB).
+  std::map<std::int64_t, std::int64_t> partner_of;  // outlier -> its matched candidate
+  for (const auto& [label, class_outliers] : outliers_of_class) {
+    std::vector<std::tuple<double, std::int64_t, std::int64_t>> pairs;
+    for (std::int64_t s : class_outliers)
+      for (std::int64_t c : candidates_of_class[label])
+        pairs.emplace_back(std::abs(pool.a_margins[s] - pool.a_margins[c]), s, c);
     std::sort(pairs.begin(), pairs.end());
+    std::set<std::int64_t> taken;
     for (const auto& [difference, s, c] : pairs)
-      if (!partner_of.count(s) && !taken[c]) {
+      if (!partner_of.count(s) && !taken.count(c)) {
         partner_of[s] = c;
-        taken[c] = true;
+        taken.insert(c);
       }
   }
   std::vector<std::int64_t> matched;
@@ -176,18 +177,18 @@ std::vector<SelectionRow> cap_per_set(const std::vector<SelectionRow>& rows, std
   }
   std::mt19937_64 rng(seed);
   std::vector<bool> keep(rows.size(), false);
-  std::map<std::pair<std::string, std::int64_t>, bool> kept_outlier;  // (split, index) of kept S rows
+  std::set<std::pair<std::string, std::int64_t>> kept_outliers;  // (split, index) of the kept S rows
   for (const auto& set : set_order) {
     if (set.front() == 'M') continue;  // M follows its S partners below
     const auto& positions = positions_of[set];
     for (std::int64_t p : draw_positions(static_cast<std::int64_t>(positions.size()), max_per_set, rng)) {
       keep[positions[p]] = true;
-      if (set.front() == 'S') kept_outlier[{rows[positions[p]].split, rows[positions[p]].index}] = true;
+      if (set.front() == 'S') kept_outliers.insert({rows[positions[p]].split, rows[positions[p]].index});
     }
   }
   std::vector<SelectionRow> capped;
   for (std::size_t r = 0; r < rows.size(); ++r) {
-    const bool follows_partner = rows[r].set.front() == 'M' && kept_outlier.count({rows[r].split, rows[r].partner});
+    const bool follows_partner = rows[r].set.front() == 'M' && kept_outliers.count({rows[r].split, rows[r].partner});
     if (keep[r] || follows_partner) capped.push_back(rows[r]);
   }
   return capped;

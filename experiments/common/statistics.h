@@ -90,10 +90,12 @@ struct RankCorrelation {
 RankCorrelation kendall_tau(const std::vector<double>& x, const std::vector<double>& y);
 
 // Distributions behind the p-values.
-// The regularised incomplete beta function I_x(a, b), by its continued fraction (relative
-// accuracy about 1e-14).
+// The regularised incomplete beta function I_x(a, b), by its continued fraction. Against scipy
+// on 3000 random (a, b in [0.1, 1000], x in [0, 1]): relative error at most 2e-12 (the log of
+// the beta function, from lgamma, loses digits as a and b grow).
 double regularized_incomplete_beta(double a, double b, double x);
-// P(T <= t) for Student's t with df degrees of freedom (df > 0, not necessarily an integer).
+// P(T <= t) for Student's t with df degrees of freedom (df > 0, not necessarily an integer);
+// against scipy on 3000 random (t, df in [1, 10^4]): relative error at most 6e-11.
 double student_t_cdf(double t, double df);
 // The t with student_t_cdf(t, df) = p, 0 < p < 1 (bisection to 1e-14 relative).
 double student_t_quantile(double p, double df);
