@@ -5,7 +5,7 @@
 
 #include "framework/backend/dispatch.h"
 #include "framework/nn/layers.h"
-#include "framework/ops/elementwise_math.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::prune {
 
