@@ -14,7 +14,6 @@
 #include "attacks/cw_l2.h"
 #include "experiments/common/cli.h"
 #include "framework/autograd/node.h"
-#include "framework/backend/memory.h"
 #include "framework/core/random.h"
 #include "framework/io/atomic_file.h"
 #include "framework/ops/ops.h"
@@ -36,7 +35,7 @@ Device g_device = Device::CPU;  // where our side runs (--device)
 double median_seconds(const std::function<void()>& body, double min_time) {
   const auto fn = [&] {
     body();
-    backend::synchronize(g_device);
+    synchronize(g_device);
   };
   fn();
   fn();

@@ -3,7 +3,7 @@
 // kernel (cuda/optim.cu), so both back ends run the same expressions in the same order.
 #include <cmath>
 
-#include "framework/ops/elementwise_math.h"  // OA_HOST_DEVICE
+#include "framework/backend/elementwise_math.h"  // OA_HOST_DEVICE
 
 namespace oa::backend {
 

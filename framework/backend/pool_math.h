@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "framework/backend/geometry.h"
-#include "framework/ops/elementwise_math.h"  // OA_HOST_DEVICE
+#include "framework/backend/elementwise_math.h"  // OA_HOST_DEVICE
 
 namespace oa::backend {
 

@@ -1,6 +1,6 @@
 // batch_norm2d over [N, C, H, W], per channel c:
 //   training: y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta with the batch statistics;
-//             the running statistics are updated in place (see backend/cpu/batchnorm2d.cpp).
+//             the running statistics are updated in place (see backend/cpu/batch_norm2d.cpp).
 //             backward: dx = gamma * invstd / m * (m*dy - sum(dy) - xhat * sum(dy * xhat)),
 //                       dgamma = sum(dy * xhat), dbeta = sum(dy).
 //   eval:     y = x * scale + shift with scale = gamma / sqrt(running_var + eps) and
@@ -30,17 +30,17 @@ Tensor train_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, T
   Tensor y = empty_like(x);
   Tensor save_mean = Tensor::empty({channels}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty({channels}, x.dtype(), x.device());
-  backend::batchnorm2d_train_forward(x, gamma.defined() ? &gamma : nullptr, beta.defined() ? &beta : nullptr,
-                                     running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
+  backend::batch_norm2d_train_forward(x, gamma.defined() ? &gamma : nullptr, beta.defined() ? &beta : nullptr,
+                                      running_mean, running_var, momentum, eps, y, save_mean, save_invstd);
   return record(y, {&x, &gamma, &beta}, "batch_norm2d",
                 [x = x.detach(), gamma = gamma.defined() ? gamma.detach() : Tensor(), save_mean,
                  save_invstd](const Tensor& grad, const std::vector<bool>& needs) {
                   std::vector<Tensor> grads(3);
                   for (int i = 0; i < 3; ++i)
                     if (needs[i]) grads[i] = i == 0 ? empty_like(x) : empty_like(save_mean);
-                  backend::batchnorm2d_train_backward(grad, x, gamma.defined() ? &gamma : nullptr, save_mean, save_invstd,
-                                                      needs[0] ? &grads[0] : nullptr, needs[1] ? &grads[1] : nullptr,
-                                                      needs[2] ? &grads[2] : nullptr);
+                  backend::batch_norm2d_train_backward(grad, x, gamma.defined() ? &gamma : nullptr, save_mean,
+                                                       save_invstd, needs[0] ? &grads[0] : nullptr,
+                                                       needs[1] ? &grads[1] : nullptr, needs[2] ? &grads[2] : nullptr);
                   return grads;
                 });
 }
@@ -59,7 +59,7 @@ Tensor eval_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, co
     shift = beta.defined() ? sub(beta.detach(), mean_scaled) : neg(mean_scaled);
   }
   Tensor y = empty_like(x);
-  backend::channel_affine(x, scale, shift, y);
+  backend::batch_norm2d_eval_forward(x, scale, shift, y);
   return record(y, {&x, &gamma, &beta}, "batch_norm2d(eval)",
                 [x = x.detach(), scale, mean, invstd](const Tensor& grad, const std::vector<bool>& needs) {
                   NoGradGuard no_grad;
@@ -67,11 +67,12 @@ Tensor eval_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, co
                   if (needs[0]) {  // dx = dy * scale
                     grads[0] = empty_like(grad);
                     const Tensor zero_shift = Tensor::zeros(scale.shape(), scale.dtype(), scale.device());
-                    backend::channel_affine(grad, scale, zero_shift, grads[0]);
+                    backend::batch_norm2d_eval_forward(grad, scale, zero_shift, grads[0]);
                   }
                   if (needs[1] || needs[2]) {
                     Tensor sum_g = empty_like(scale), sum_gx = empty_like(scale);
-                    backend::channel_sums(grad, needs[1] ? &x : nullptr, sum_g, needs[1] ? &sum_gx : nullptr);
+                    backend::batch_norm2d_eval_backward_weight(grad, needs[1] ? &x : nullptr, sum_g,
+                                                               needs[1] ? &sum_gx : nullptr);
                     // dgamma = invstd * (sum(dy * x) - mean * sum(dy))
                     if (needs[1]) grads[1] = mul(invstd, sub(sum_gx, mul(mean, sum_g)));
                     if (needs[2]) grads[2] = sum_g;

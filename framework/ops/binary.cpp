@@ -4,7 +4,7 @@
 //             a dimension that was broadcast receives the sum of the gradients it fed.
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
-#include "framework/ops/elementwise_math.h"
+#include "framework/backend/elementwise_math.h"
 #include "framework/ops/ops.h"
 
 namespace oa {

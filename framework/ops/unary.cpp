@@ -4,7 +4,7 @@
 //   backward: dL/dx = dL/dy * f'(x, y)
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
-#include "framework/ops/elementwise_math.h"
+#include "framework/backend/elementwise_math.h"
 #include "framework/ops/ops.h"
 
 namespace oa {

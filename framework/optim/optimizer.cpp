@@ -1,7 +1,7 @@
 #include "framework/optim/optimizer.h"
 
 #include "framework/backend/dispatch.h"
-#include "framework/ops/elementwise_math.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::optim {
 

@@ -31,8 +31,6 @@ void set_num_threads(int threads) {
   omp_set_num_threads(threads);
 }
 
-int num_threads() { return omp_get_max_threads(); }
-
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::CPU;
   OA_CHECK(name == "cuda", "--device must be cpu or cuda, got '{}'", name);
@@ -40,5 +38,7 @@ Device parse_device(const std::string& name) {
   OA_CHECK(backend::cuda_available(&why), "--device cuda: no GPU can be used here: {}", why);
   return Device::CUDA;
 }
+
+void synchronize(Device device) { backend::synchronize(device); }
 
 }  // namespace oa

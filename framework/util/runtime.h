@@ -18,10 +18,13 @@ std::string blas_kernels();
 
 // OpenMP threads for our loops (BLAS itself always runs one thread per caller).
 void set_num_threads(int threads);
-int num_threads();
 
 // "cpu" or "cuda" (the --device flag of the executables). "cuda" throws, with the reason,
 // when no GPU can be used; any other name throws too.
 Device parse_device(const std::string& name);
+
+// Waits until every kernel queued on `device` has finished (nothing to wait for on the CPU):
+// for timing, since GPU kernels run asynchronously.
+void synchronize(Device device);
 
 }  // namespace oa

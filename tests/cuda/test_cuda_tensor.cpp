@@ -194,13 +194,13 @@ TEST_CASE("cuda device mismatch: a CPU and a CUDA tensor in one op throw an oa::
   check_error("matmul", [&] { oa::matmul(a_gpu, oa::transpose(a)); }, {"matmul", "cpu", "cuda"});
   check_error("linear", [&] { oa::linear(a, a_gpu); }, {"linear", "cpu", "cuda"});
   check_error("conv2d input vs weight", [&] { oa::conv2d(x, w_gpu); }, {"conv2d", "cpu", "cuda"});
-  // Caught where the kernel is entered (backend/dispatch.cpp), naming the kernel.
+  // Caught where the kernel is entered (backend/dispatch.h), naming the kernel.
   check_error("conv2d bias", [&] { oa::conv2d(x_gpu, w_gpu, b); }, {"conv2d", "cpu", "cuda"});
   check_error("cross_entropy with CPU labels", [&] { oa::cross_entropy(a_gpu, labels(2, 3, rng)); },
               {"gather", "cpu", "cuda"});
   Tensor mean = Tensor::zeros({2}), var = Tensor::ones({2});
   check_error("batch_norm2d with CPU running statistics", [&] { oa::batch_norm2d(x_gpu, {}, {}, mean, var, true); },
-              {"batchnorm2d", "cpu", "cuda"});
+              {"batch_norm2d", "cpu", "cuda"});
   // The everyday mistake: a CPU model on a GPU batch.
   const auto model = small_model(4);
   check_error("a CPU model on a GPU input", [&] { (*model)(x_gpu); }, {"conv2d", "cpu", "cuda"});

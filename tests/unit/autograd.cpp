@@ -178,7 +178,7 @@ TEST_CASE("autograd: frozen parameters run no weight-gradient kernels (input gra
   CHECK(oa::backend::kernel_calls("conv2d_backward_input") == 1);
   CHECK(oa::backend::kernel_calls("conv2d_backward_weight") == 0);
   CHECK(oa::backend::kernel_calls("conv2d_backward_bias") == 0);
-  CHECK(oa::backend::kernel_calls("channel_sums") == 0);  // eval batch norm's gamma/beta gradients
+  CHECK(oa::backend::kernel_calls("batch_norm2d_eval_backward_weight") == 0);  // eval batch norm's gamma/beta gradients
   CHECK(oa::backend::kernel_calls("sum_rows") == 0);      // linear's bias gradient
   CHECK(oa::backend::kernel_calls("matmul") == 1);        // linear: dx = dy @ W only
 
@@ -190,7 +190,7 @@ TEST_CASE("autograd: frozen parameters run no weight-gradient kernels (input gra
   CHECK(oa::backend::kernel_calls("conv2d_backward_input") == 1);
   CHECK(oa::backend::kernel_calls("conv2d_backward_weight") == 1);
   CHECK(oa::backend::kernel_calls("conv2d_backward_bias") == 1);
-  CHECK(oa::backend::kernel_calls("channel_sums") == 1);
+  CHECK(oa::backend::kernel_calls("batch_norm2d_eval_backward_weight") == 1);
   CHECK(oa::backend::kernel_calls("sum_rows") == 1);
   CHECK(oa::backend::kernel_calls("matmul") == 2);  // dx and dW
 }

@@ -6,8 +6,10 @@
 #include <random>
 #include <vector>
 
+#include "framework/backend/cpu/kernels.h"
 #include "framework/backend/dispatch.h"
 #include "framework/data/dataset.h"
+#include "framework/ops/conv2d_geometry.h"
 #include "framework/ops/ops.h"
 #include "tests/unit/helpers.h"
 
@@ -30,32 +32,15 @@ void check_values(const Tensor& actual, const std::vector<double>& expected, dou
   }
 }
 
-// The textbook 7-loop convolution: y[n, co, oh, ow] = b[co] + sum over the group's input
-// channels and the kernel window of w * x, with zero padding.
-std::vector<double> naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride,
-                                 std::int64_t padding, std::int64_t groups) {
-  const std::int64_t batch = x.size(0), cin = x.size(1), h = x.size(2), wd = x.size(3);
-  const std::int64_t cout = w.size(0), cin_g = w.size(1), kh = w.size(2), kw = w.size(3);
-  const std::int64_t oh_n = (h + 2 * padding - kh) / stride + 1, ow_n = (wd + 2 * padding - kw) / stride + 1;
-  REQUIRE(cin_g * groups == cin);
-  std::vector<double> y;
-  for (std::int64_t n = 0; n < batch; ++n)
-    for (std::int64_t co = 0; co < cout; ++co) {
-      const std::int64_t group = co / (cout / groups);
-      for (std::int64_t oh = 0; oh < oh_n; ++oh)
-        for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-          double s = b.defined() ? b.at({co}) : 0.0;
-          for (std::int64_t c = 0; c < cin_g; ++c)
-            for (std::int64_t i = 0; i < kh; ++i)
-              for (std::int64_t j = 0; j < kw; ++j) {
-                const std::int64_t ih = oh * stride - padding + i, iw = ow * stride - padding + j;
-                if (ih >= 0 && ih < h && iw >= 0 && iw < wd)
-                  s += w.at({co, c, i, j}) * x.at({n, group * cin_g + c, ih, iw});
-              }
-          y.push_back(s);
-        }
-    }
-  return y;
+// conv2d by the CPU back end's reference kernel (the textbook seven loops), in float64.
+std::vector<double> reference_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride,
+                                     std::int64_t padding, std::int64_t groups) {
+  const Tensor x64 = x.to(DType::Float64), w64 = w.to(DType::Float64);
+  const Tensor b64 = b.defined() ? b.to(DType::Float64) : Tensor();
+  const oa::backend::Conv2dGeometry g = oa::conv2d_geometry(x64, w.shape(), stride, padding, groups, "conv2d");
+  Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w}, DType::Float64);
+  oa::cpu::conv2d_forward_reference(x64, w64, b.defined() ? &b64 : nullptr, y, g);
+  return y.to_vector<double>();
 }
 
 // a [M, K] @ b [K, N] by the definition.
@@ -94,7 +79,7 @@ std::vector<double> naive_pool2d(const Tensor& x, std::int64_t k, std::int64_t s
 
 }  // namespace
 
-TEST_CASE("forward: conv2d matches a naive loop") {
+TEST_CASE("forward: conv2d matches the reference kernel") {
   struct Case {
     Shape x, w;
     std::int64_t stride, padding, groups;
@@ -116,7 +101,7 @@ TEST_CASE("forward: conv2d matches a naive loop") {
     const std::int64_t oh = (c.x[2] + 2 * c.padding - c.w[2]) / c.stride + 1;
     const std::int64_t ow = (c.x[3] + 2 * c.padding - c.w[3]) / c.stride + 1;
     CHECK(y.shape() == Shape{c.x[0], c.w[0], oh, ow});
-    check_values(y, naive_conv2d(x, w, b, c.stride, c.padding, c.groups), 1e-4);
+    check_values(y, reference_conv2d(x, w, b, c.stride, c.padding, c.groups), 1e-4);
   }
 }
 

@@ -221,7 +221,7 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
                                     .groups = g.groups, .out_h = g.in_h, .out_w = g.in_w};
     const Tensor w_t = dispatch_floating(w.dtype(), "conv2d backward (input)",
                                          [&](auto tag) { return rotated_transposed<decltype(tag)>(w, g); });
-    return conv2d_forward(grad_y, w_t, nullptr, grad_x, transposed);
+    return cpu::conv2d_forward(grad_y, w_t, nullptr, grad_x, transposed);
   }
   dispatch_floating(grad_y.dtype(), "conv2d backward (input)", [&](auto tag) {
     using T = decltype(tag);

@@ -1,5 +1,5 @@
 #pragma once
-// CPU elementwise kernels, generic over the per-element functor (ops/elementwise_math.h).
+// CPU elementwise kernels, generic over the per-element functor (backend/elementwise_math.h).
 // Templates, so they live in this header; threads come from OpenMP.
 #include <cstdint>
 #include <vector>

@@ -35,7 +35,7 @@ void gemm<double>(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, st
               ldc);
 }
 
-void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha, double beta) {
+void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c) {
   (void)g_single_threaded_blas;
   const std::int64_t m = c.size(0), n = c.size(1);
   const std::int64_t k = trans_a ? a.size(0) : a.size(1);
@@ -55,8 +55,8 @@ void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor
       const std::int64_t first = std::min<std::int64_t>(m, id * rows);
       const std::int64_t count = std::min<std::int64_t>(m, first + rows) - first;
       if (count > 0)
-        gemm<T>(trans_a, trans_b, count, n, k, static_cast<T>(alpha), pa + (trans_a ? first : first * lda), lda,
-                pb, ldb, static_cast<T>(beta), pc + first * n, n);
+        gemm<T>(trans_a, trans_b, count, n, k, T(1), pa + (trans_a ? first : first * lda), lda, pb, ldb, T(0),
+                pc + first * n, n);
     }
   });
 }

@@ -1,5 +1,5 @@
-// Kernels over the rows of [N, D] tensors, one row per sample: the per-sample state of the
-// attacks (which iterate is kept, one Adam per sample) updated where the tensors live.
+// Row-wise kernels: a tensor viewed as N rows of D elements, with one mask value or one pair
+// of Adam factors per row (where_rows, row_adam_step).
 #include "framework/backend/cpu/kernels.h"
 #include "framework/backend/optim_math.h"
 
@@ -32,7 +32,7 @@ void row_adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const Te
 #pragma omp parallel for if (w.numel() > kParallelGrain) schedule(static)
     for (std::int64_t k = 0; k < rows * dim; ++k) {
       const std::int64_t row = k / dim;
-      if (step[row] == T(0)) continue;  // this sample stands still
+      if (step[row] == T(0)) continue;  // this row stands still
       backend::adam_update(pw[k], g[k], pm[k], pv[k], T(beta1), T(beta2), T(0), T(eps), step[row], correction[row]);
     }
   });

@@ -1,5 +1,5 @@
 // CUDA elementwise kernels: fill, cast, axpy, add, transpose, and the maps that are generic
-// over a per-element functor of framework/ops/elementwise_math.h (unary, its backward,
+// over a per-element functor of framework/backend/elementwise_math.h (unary, its backward,
 // binary with NumPy broadcasting, and the binary gradients). Each mirrors its CPU twin in
 // framework/backend/cpu/{basic.cpp,elementwise.h}. Every kernel is a grid-stride loop
 // (one thread per element, the loop covers what the capped grid does not) on stream().
@@ -7,7 +7,7 @@
 
 #include "framework/backend/cuda/context.h"
 #include "framework/backend/cuda/kernels.h"
-#include "framework/ops/elementwise_math.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cuda {
 
@@ -280,7 +280,7 @@ void map_binary_grad(const Tensor& a, const Tensor& b, const Tensor& grad, Tenso
   });
 }
 
-// ---- instantiations: one line per functor of framework/ops/elementwise_math.h -----------
+// ---- instantiations: one line per functor of framework/backend/elementwise_math.h -------
 
 #define OA_CUDA_UNARY(F)                                                   \
   template void map_unary<math::F>(const Tensor&, Tensor&, const math::F&); \

@@ -30,14 +30,6 @@ cublasStatus_t gemm_call(cublasOperation_t ta, cublasOperation_t tb, int m, int 
   return cublasDgemm(cublas(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// c = beta * c, for the degenerate product with an empty inner dimension (beta = 0 writes
-// zeros, so that garbage or NaN in an uninitialised c does not survive as 0 * NaN).
-template <class T>
-__global__ void scale_kernel(T* c, std::int64_t n, T beta) {
-  for (std::int64_t i = thread_index(); i < n; i += thread_count())
-    c[i] = beta == T(0) ? T(0) : beta * c[i];
-}
-
 template <class T>
 __global__ void add_row_bias_kernel(const T* bias, T* out, std::int64_t n, std::int64_t cols) {
   for (std::int64_t i = thread_index(); i < n; i += thread_count())
@@ -66,7 +58,7 @@ __global__ void sum_rows_kernel(const T* grad, T* grad_bias, std::int64_t rows, 
 
 }  // namespace
 
-// Row-major C[M, N] = alpha * op(A)[M, K] @ op(B)[K, N] + beta * C.
+// Row-major C[M, N] = op(A)[M, K] @ op(B)[K, N] (beta = 0: C is overwritten).
 //
 // cuBLAS is column-major: it reads a row-major [r, c] matrix with row stride ld as the
 // column-major [c, r] matrix, i.e. its transpose. So the row-major C is, to cuBLAS, C^T
@@ -75,19 +67,18 @@ __global__ void sum_rows_kernel(const T* grad, T* grad_bias, std::int64_t rows, 
 // own transpose flag (B as stored already *is* B^T to cuBLAS, so "no transpose" of the
 // stored matrix gives op(B)^T when op is the identity, and CUBLAS_OP_T gives it when op
 // transposes). The leading dimensions are the row strides as stored: b.size(1), a.size(1), N.
-void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha, double beta) {
+void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c) {
   if (c.numel() == 0) return;
   const std::int64_t m = c.size(0), n = c.size(1);
   const std::int64_t k = trans_a ? a.size(0) : a.size(1);
   dispatch_floating(c.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
     T* pc = c.data<T>();
-    if (k == 0) {  // an empty sum: C = beta * C
-      scale_kernel<<<blocks_for(c.numel()), kThreads, 0, stream()>>>(pc, c.numel(), static_cast<T>(beta));
-      OA_CUDA_LAUNCH_CHECK();
+    if (k == 0) {  // an empty sum: C = 0
+      OA_CUDA_CHECK(cudaMemsetAsync(pc, 0, c.nbytes(), stream()));
       return;
     }
-    const T alpha_t = static_cast<T>(alpha), beta_t = static_cast<T>(beta);  // host scalars (pointer mode host)
+    const T alpha_t = 1, beta_t = 0;  // host scalars (pointer mode host)
     // cuBLAS requires ld >= max(1, rows of the column-major view); the stored row strides satisfy it.
     const int lda = blas_int(std::max<std::int64_t>(1, a.size(1)), "lda");
     const int ldb = blas_int(std::max<std::int64_t>(1, b.size(1)), "ldb");

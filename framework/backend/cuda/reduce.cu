@@ -225,7 +225,7 @@ void sum_dims(const Tensor& x, Tensor& out) {
     const std::int64_t n = x.numel(), n_out = out.numel();
     if (n_out == 0) return;
     if (n == 0) {  // an empty sum is 0 (x may be empty along a reduced dim only)
-      fill(out, 0.0);
+      OA_CUDA_CHECK(cudaMemsetAsync(po, 0, out.nbytes(), stream()));
       return;
     }
     if (n_out == 1) {  // full reduction: block partial sums, then one block adds them up

@@ -1,5 +1,5 @@
-// CUDA kernels over the rows of [N, D] tensors, one row per sample (the twins of
-// backend/cpu/rows.cpp): the attacks' per-sample state stays on the GPU.
+// CUDA row-wise kernels over a tensor viewed as N rows of D elements (where_rows,
+// row_adam_step): the twins of backend/cpu/rows.cpp.
 #include <cstdint>
 
 #include "framework/backend/cuda/context.h"

@@ -7,8 +7,8 @@
 //       variance var * m / (m - 1) for running_var (PyTorch's convention, and cuDNN's).
 //   train backward (our kernels, from save_mean / save_invstd), with g = dL/dy:
 //       dbeta = sum(g), dgamma = sum(g * xhat), dx = gamma * invstd / m * (m * g - dbeta - xhat * dgamma).
-//   channel_affine: y = x * scale[c] + shift[c]      (eval-mode BN once folded)
-//   channel_sums:   sum(g) and sum(g * x) per channel (the eval-mode weight gradients)
+//   eval forward (batch_norm2d_eval_forward): y = x * scale[c] + shift[c], once folded;
+//   eval weight gradients (batch_norm2d_eval_backward_weight): sum(g) and sum(g * x) per channel.
 // The per-channel sums run one block per channel, accumulated in double like the CPU back end.
 #include <cstdint>
 
@@ -111,9 +111,9 @@ __global__ void channel_affine_kernel(const T* x, const T* scale, const T* shift
 
 }  // namespace
 
-void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean,
-                               Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                               Tensor& save_invstd) {
+void batch_norm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean,
+                                Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
+                                Tensor& save_invstd) {
   if (x.numel() == 0) return;  // cuDNN takes no empty dimension (the op refuses m <= 1 anyway)
   OA_CHECK(eps >= CUDNN_BN_MIN_EPSILON, "batch_norm2d: eps {} is below cuDNN's minimum {}", eps,
            CUDNN_BN_MIN_EPSILON);
@@ -152,8 +152,8 @@ void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tenso
 // Our kernels rather than cudnnBatchNormalizationBackward: that call also takes the forward's
 // epsilon, which this interface does not carry, while the formula above needs only the saved
 // mean and 1/sqrt(var + eps); and it lets a missing grad_x, gamma or grad_gamma skip work.
-void batchnorm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Tensor* gamma, const Tensor& save_mean,
-                                const Tensor& save_invstd, Tensor* grad_x, Tensor* grad_gamma, Tensor* grad_beta) {
+void batch_norm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Tensor* gamma, const Tensor& save_mean,
+                                 const Tensor& save_invstd, Tensor* grad_x, Tensor* grad_gamma, Tensor* grad_beta) {
   const Planes s(x);
   if (s.channels == 0 || (!grad_x && !grad_gamma && !grad_beta)) return;
   dispatch_floating(x.dtype(), "batch_norm2d backward", [&](auto tag) {
@@ -177,10 +177,10 @@ void batchnorm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Ten
   });
 }
 
-void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, Tensor& y) {
+void batch_norm2d_eval_forward(const Tensor& x, const Tensor& scale, const Tensor& shift, Tensor& y) {
   const std::int64_t n = x.numel();
   if (n == 0) return;
-  dispatch_floating(x.dtype(), "channel_affine", [&](auto tag) {
+  dispatch_floating(x.dtype(), "batch_norm2d_eval_forward", [&](auto tag) {
     using T = decltype(tag);
     const Planes s(x);
     channel_affine_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(x.data<T>(), scale.data<T>(), shift.data<T>(), n,
@@ -189,9 +189,9 @@ void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, T
   });
 }
 
-void channel_sums(const Tensor& grad_y, const Tensor* x, Tensor& sum_grad, Tensor* sum_grad_x) {
+void batch_norm2d_eval_backward_weight(const Tensor& grad_y, const Tensor* x, Tensor& sum_grad, Tensor* sum_grad_x) {
   if (grad_y.size(1) == 0) return;  // no channels; with an empty batch the sums are written as 0
-  dispatch_floating(grad_y.dtype(), "channel_sums", [&](auto tag) {
+  dispatch_floating(grad_y.dtype(), "batch_norm2d_eval_backward_weight", [&](auto tag) {
     using T = decltype(tag);
     // x matters only for sum_grad_x; without x, sum_grad_x (if asked for) is 0, as on the CPU.
     launch_channel_reduce<T>(grad_y, sum_grad_x ? x : nullptr, nullptr, nullptr, sum_grad.data<T>(),

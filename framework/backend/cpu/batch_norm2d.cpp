@@ -5,7 +5,7 @@
 //   backward (train): with g = dL/dy,
 //           dgamma = sum(g * xhat), dbeta = sum(g),
 //           dx = gamma / sqrt(var + eps) / m * (m * g - dbeta - xhat * dgamma).
-// Eval mode is a per-channel affine map (channel_affine) once scale/shift are folded.
+// Eval mode is a per-channel affine map (batch_norm2d_eval_forward) once scale/shift are folded.
 #include <cmath>
 
 #include "framework/backend/cpu/kernels.h"
@@ -21,9 +21,9 @@ struct Planes {
 };
 }  // namespace
 
-void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean,
-                               Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
-                               Tensor& save_invstd) {
+void batch_norm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta, Tensor& running_mean,
+                                Tensor& running_var, double momentum, double eps, Tensor& y, Tensor& save_mean,
+                                Tensor& save_invstd) {
   dispatch_floating(x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = decltype(tag);
     const Planes s(x);
@@ -63,8 +63,8 @@ void batchnorm2d_train_forward(const Tensor& x, const Tensor* gamma, const Tenso
   });
 }
 
-void batchnorm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Tensor* gamma, const Tensor& save_mean,
-                                const Tensor& save_invstd, Tensor* grad_x, Tensor* grad_gamma, Tensor* grad_beta) {
+void batch_norm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Tensor* gamma, const Tensor& save_mean,
+                                 const Tensor& save_invstd, Tensor* grad_x, Tensor* grad_gamma, Tensor* grad_beta) {
   dispatch_floating(x.dtype(), "batch_norm2d backward", [&](auto tag) {
     using T = decltype(tag);
     const Planes s(x);
@@ -98,8 +98,8 @@ void batchnorm2d_train_backward(const Tensor& grad_y, const Tensor& x, const Ten
   });
 }
 
-void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, Tensor& y) {
-  dispatch_floating(x.dtype(), "channel_affine", [&](auto tag) {
+void batch_norm2d_eval_forward(const Tensor& x, const Tensor& scale, const Tensor& shift, Tensor& y) {
+  dispatch_floating(x.dtype(), "batch_norm2d_eval_forward", [&](auto tag) {
     using T = decltype(tag);
     const Planes s(x);
     const T* px = x.data<T>();
@@ -115,8 +115,8 @@ void channel_affine(const Tensor& x, const Tensor& scale, const Tensor& shift, T
   });
 }
 
-void channel_sums(const Tensor& grad_y, const Tensor* x, Tensor& sum_grad, Tensor* sum_grad_x) {
-  dispatch_floating(grad_y.dtype(), "channel_sums", [&](auto tag) {
+void batch_norm2d_eval_backward_weight(const Tensor& grad_y, const Tensor* x, Tensor& sum_grad, Tensor* sum_grad_x) {
+  dispatch_floating(grad_y.dtype(), "batch_norm2d_eval_backward_weight", [&](auto tag) {
     using T = decltype(tag);
     const Planes s(grad_y);
     const T* pg = grad_y.data<T>();
