@@ -1,4 +1,5 @@
-// run_cw: minimal-distance attacks on the first N samples of a split, per-sample results.
+// run_cw: minimal-distance attacks on the first N samples of a split (or those listed by
+// --indices FILE: one index a line, or a .npy of int64), per-sample results.
 //   run_cw --model models/weights/resnet20-fashion-mnist/checkpoint.safetensors
 //          --attack cw-l2,ddn,cw-linf,pgd-bisect-linf --n 100 --out runs/cw
 // The attacks (--attack takes one or a comma-separated list):
@@ -153,7 +154,7 @@ struct PgdBisectConfig {
 
 struct Args {
   std::vector<std::string> checkpoints, attacks{"cw-l2"};
-  std::string split = "test", out, data_dir, preset = "fast", target = "next";
+  std::string split = "test", out, data_dir, preset = "fast", target = "next", indices;
   std::int64_t n = 100, batch_size = 50;
   bool targeted = false, resume = false;
   std::uint64_t seed = 0;
@@ -290,6 +291,7 @@ nlohmann::json run_identity(const Args& a, const std::string& checkpoint, const 
       {"targeted", a.targeted},
       {"target", a.targeted ? nlohmann::json(a.target) : nlohmann::json(nullptr)},
       {"seed", a.targeted && a.target == "random" ? nlohmann::json(a.seed) : nlohmann::json(nullptr)}};
+  if (!a.indices.empty()) identity["indices"] = a.indices;  // absent without --indices, as before it existed
   return identity;
 }
 
@@ -441,7 +443,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
     const std::size_t sparse_layers = prune::to_sparse(*loaded.model, args.sparse_threshold);
     std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse_layers, args.sparse_threshold);
   }
-  const auto data = experiments::load_attack_data(loaded.metadata, args.data_dir, args.split, args.n, "");
+  const auto data = experiments::load_attack_data(loaded.metadata, args.data_dir, args.split, args.n, args.indices);
   const auto& samples = data.samples;
   std::vector<AttackRun> runs;
   for (const auto& name : args.attacks) {
@@ -547,7 +549,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
-  app.add_option("--n", args.n, "The first N samples of the split")->capture_default_str()->check(CLI::PositiveNumber);
+  oa::experiments::add_sample_flags(app, args.n, args.indices);
   app.add_option("--out", args.out, "Output directory (<attack>/ and best/ with samples.csv, summary.json)");
   app.add_flag("--resume", args.resume, "Continue the samples.csv files in --out");
   app.add_option("--batch-size", args.batch_size, "Samples attacked together")
