@@ -1,6 +1,7 @@
 #pragma once
 // The shared end of every run_* main(): parse the command line (CLI11 prints --help and
-// usage errors itself), run, and turn an exception into "NAME: error: ..." with exit code 1.
+// usage errors itself; a usage error exits 2, as is the custom of command-line tools), run,
+// and turn an exception into "NAME: error: ..." with exit code 1.
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -88,7 +89,7 @@ int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body)
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0
   }
   try {
     return body();
