@@ -182,10 +182,7 @@ struct BlackBoxRow {
     visit("label", row.label);
     visit("attacked", row.attacked);
     visit("eps", row.eps);
-    visit("success", row.r.success);
-    visit("l2", row.r.l2);
-    visit("linf", row.r.linf);
-    visit("l0", row.r.l0);
+    SampleResult::outcome_fields(row.r, visit);
     visit("queries", row.r.queries);
   }
 };
