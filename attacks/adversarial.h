@@ -29,13 +29,18 @@ struct SampleResult {
   // visit(name, member) for each. A new field is one line here.
   template <class Self, class Visit>
   static void fields(Self& r, Visit&& visit) {
+    outcome_fields(r, visit);
+    visit("c", r.c);
+    visit("forwards", r.forwards);
+    visit("backwards", r.backwards);
+  }
+  // The first of them, what every attack measures: success and the distances.
+  template <class Self, class Visit>
+  static void outcome_fields(Self& r, Visit&& visit) {
     visit("success", r.success);
     visit("l2", r.l2);
     visit("linf", r.linf);
     visit("l0", r.l0);
-    visit("c", r.c);
-    visit("forwards", r.forwards);
-    visit("backwards", r.backwards);
   }
 };
 

@@ -1,4 +1,5 @@
-// run_cw: minimal-distance attacks on the first N samples of a split, per-sample results.
+// run_cw: minimal-distance attacks on the first N samples of a split (or those listed by
+// --indices FILE: one index a line, or a .npy of int64), per-sample results.
 //   run_cw --model models/weights/resnet20-fashion-mnist/checkpoint.safetensors
 //          --attack cw-l2,ddn,cw-linf,pgd-bisect-linf --n 100 --out runs/cw
 // The attacks (--attack takes one or a comma-separated list):
@@ -30,7 +31,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -43,13 +43,10 @@
 #include "attacks/fmn.h"
 #include "attacks/pgd.h"
 #include "experiments/common/cli.h"
-#include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/record.h"
-#include "experiments/common/statistics.h"
+#include "experiments/common/sample_runs.h"
 #include "experiments/common/training.h"
-#include "framework/autograd/node.h"
-#include "framework/io/atomic_file.h"
 #include "framework/prune/to_sparse.h"
 #include "framework/util/progress_bar.h"
 #include "framework/util/runtime.h"
@@ -157,7 +154,7 @@ struct PgdBisectConfig {
 
 struct Args {
   std::vector<std::string> checkpoints, attacks{"cw-l2"};
-  std::string split = "test", out, data_dir, preset = "fast", target = "next";
+  std::string split = "test", out, data_dir, preset = "fast", target = "next", indices;
   std::int64_t n = 100, batch_size = 50;
   bool targeted = false, resume = false;
   std::uint64_t seed = 0;
@@ -255,20 +252,7 @@ struct Row {
     oa::attacks::SampleResult::fields(row.r, visit);
   }
 };
-using Rows = std::map<std::int64_t, Row>;
-
-std::string to_csv(const Rows& rows) {
-  std::string csv = oa::experiments::csv_header<Row>();
-  for (const auto& [i, row] : rows) csv += oa::experiments::csv_line(row);
-  return csv;
-}
-
-// The rows of an earlier samples.csv, for --resume.
-Rows read_rows(const fs::path& path) {
-  Rows rows;
-  for (const Row& row : oa::experiments::read_csv<Row>(path.string())) rows[row.index] = row;
-  return rows;
-}
+using Rows = oa::experiments::RowsByIndex<Row>;
 
 // Success rate, distances and passes over rows: the part of summary.json every attack and
 // best/ share.
@@ -285,17 +269,13 @@ nlohmann::json outcome_json(const Rows& rows) {
     l2.push_back(row.r.l2);
     linf.push_back(row.r.linf);
   }
-  auto stats = [](const std::vector<double>& v) {
-    const auto s = oa::experiments::summarize(v);
-    return nlohmann::json{{"mean", s.mean}, {"median", s.median}, {"mean_ci95", {s.mean_ci_low, s.mean_ci_high}}};
-  };
   const auto per_attacked = [&](std::int64_t count) { return attacked ? double(count) / double(attacked) : 0.0; };
   return {{"samples", rows.size()},
           {"attacked", attacked},
           {"clean_accuracy", rows.empty() ? 0.0 : double(attacked) / double(rows.size())},
           {"success_rate", per_attacked(successes)},
-          {"l2", stats(l2)},
-          {"linf", stats(linf)},
+          {"l2", oa::experiments::mean_median_json(l2)},
+          {"linf", oa::experiments::mean_median_json(linf)},
           {"forwards_per_sample", per_attacked(forwards)},
           {"backwards_per_sample", per_attacked(backwards)}};
 }
@@ -304,12 +284,15 @@ nlohmann::json outcome_json(const Rows& rows) {
 
 // What identifies a run, in every summary.json: --resume continues only a run with the same.
 nlohmann::json run_identity(const Args& a, const std::string& checkpoint, const std::string& attack) {
-  return {{"checkpoint", checkpoint},
-          {"attack", attack},
-          {"split", a.split},
-          {"targeted", a.targeted},
-          {"target", a.targeted ? nlohmann::json(a.target) : nlohmann::json(nullptr)},
-          {"seed", a.targeted && a.target == "random" ? nlohmann::json(a.seed) : nlohmann::json(nullptr)}};
+  nlohmann::json identity = {
+      {"checkpoint", checkpoint},
+      {"attack", attack},
+      {"split", a.split},
+      {"targeted", a.targeted},
+      {"target", a.targeted ? nlohmann::json(a.target) : nlohmann::json(nullptr)},
+      {"seed", a.targeted && a.target == "random" ? nlohmann::json(a.seed) : nlohmann::json(nullptr)}};
+  if (!a.indices.empty()) identity["indices"] = a.indices;  // absent without --indices, as before it existed
+  return identity;
 }
 
 // One attack on one model: its rows, where they go, and the seconds spent on it.
@@ -328,29 +311,18 @@ struct AttackRun {
     return s;
   }
   void write() const {
-    if (dir.empty()) return;
-    fs::create_directories(dir);
-    oa::io::write_file_atomic((dir / "samples.csv").string(), to_csv(rows));
-    oa::io::write_file_atomic((dir / "summary.json").string(), summary().dump(2) + "\n");
+    if (!dir.empty()) oa::experiments::write_run_files(dir, oa::experiments::rows_csv(rows), summary());
   }
   // --resume: the rows and seconds of an earlier run with the same identity and options.
   void resume(bool allowed) {
-    const fs::path csv = dir / "samples.csv", json = dir / "summary.json";
-    if (dir.empty() || !fs::exists(csv)) return;
-    OA_CHECK(allowed, "{} exists: pass --resume to continue it, or choose another --out", csv.string());
-    std::ifstream in(json);
-    const auto earlier = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    OA_CHECK(earlier.is_object(), "--resume: {} is missing or not JSON", json.string());
+    if (dir.empty()) return;
     nlohmann::json expected = identity;
     expected["options"] = attack.options;
-    for (const auto& [key, value] : expected.items())
-      OA_CHECK(earlier.value(key, nlohmann::json()) == value,
-               "--resume: {} was written with {} = {}, this run has {}; resume with the same flags or choose "
-               "another --out",
-               json.string(), key, earlier.value(key, nlohmann::json()).dump(), value.dump());
-    rows = read_rows(csv);
+    const auto earlier = oa::experiments::earlier_summary(dir, expected, allowed);
+    if (earlier.is_null()) return;
+    rows = oa::experiments::read_rows<Row>(dir / "samples.csv");
     seconds = earlier.value("seconds", 0.0);
-    std::printf("resume: %zu samples already done in %s\n", rows.size(), csv.string().c_str());
+    std::printf("resume: %zu samples already done in %s\n", rows.size(), (dir / "samples.csv").string().c_str());
   }
 };
 
@@ -439,10 +411,7 @@ nlohmann::json write_best(const std::vector<AttackRun>& runs, const fs::path& di
   s["seconds"] = seconds;
   s["l2_found_by"] = l2_wins;
   s["linf_found_by"] = linf_wins;
-  if (dir.empty()) return s;
-  fs::create_directories(dir);
-  oa::io::write_file_atomic((dir / "samples.csv").string(), csv);
-  oa::io::write_file_atomic((dir / "summary.json").string(), s.dump(2) + "\n");
+  if (!dir.empty()) oa::experiments::write_run_files(dir, csv, s);
   return s;
 }
 
@@ -474,49 +443,33 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
     const std::size_t sparse_layers = prune::to_sparse(*loaded.model, args.sparse_threshold);
     std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse_layers, args.sparse_threshold);
   }
-  // The data set the model was trained on, as its checkpoint says.
-  experiments::DataChoice choice{.name = loaded.metadata.value("dataset", std::string("fashion-mnist")),
-                                 .dir = args.data_dir,
-                                 .labels = loaded.metadata.value("labels", std::string("true")),
-                                 .limit = args.n};
-  const data::Dataset d = experiments::load_dataset(choice, args.split);
+  const auto data = experiments::load_attack_data(loaded.metadata, args.data_dir, args.split, args.n, args.indices);
+  const auto& samples = data.samples;
   std::vector<AttackRun> runs;
   for (const auto& name : args.attacks) {
     AttackRun run{make_attack(name, args), out.empty() ? fs::path() : out / name,
                   run_identity(args, checkpoint, name), {}, 0.0};
     run.resume(args.resume);
     std::printf("%s on %s (%s): %lld %s samples, options %s\n", name.c_str(), checkpoint.c_str(),
-                loaded.config.name.c_str(), (long long)d.size(), args.split.c_str(), run.attack.options.dump().c_str());
+                loaded.config.name.c_str(), (long long)samples.size(), args.split.c_str(),
+                run.attack.options.dump().c_str());
     runs.push_back(std::move(run));
   }
   const fs::path best_dir = out.empty() ? fs::path() : out / "best";
-  ProgressBar bar(fmt::format("{}", fmt::join(args.attacks, ",")), d.size(), "sample");
-  for (std::int64_t first = 0; first < d.size(); first += args.batch_size) {
-    // The samples of this batch that some attack has not done yet.
-    std::vector<std::int64_t> todo;
-    for (std::int64_t i = first; i < std::min(d.size(), first + args.batch_size); ++i)
-      for (const auto& run : runs)
-        if (!run.rows.count(i)) {
-          todo.push_back(i);
-          break;
-        }
-    if (todo.empty()) continue;
-    const Tensor x = data::take_rows(d.images, todo), y = data::take_rows(d.labels, todo);
+  ProgressBar bar(fmt::format("{}", fmt::join(args.attacks, ",")), static_cast<std::int64_t>(samples.size()),
+                  "sample");
+  // A sample is pending until every attack has done it.
+  const auto pending = [&](std::int64_t i) {
+    return std::any_of(runs.begin(), runs.end(), [&](const AttackRun& run) { return !run.rows.count(i); });
+  };
+  experiments::for_each_clean_batch(*loaded.model, device, data.d, samples, args.batch_size, pending, [&](const auto& batch) {
+    const auto& todo = batch.indices;
     // Attack only what the model gets right; the others are recorded as not attacked.
-    Tensor logits;
-    {
-      NoGradGuard no_grad;
-      loaded.model->eval();
-      logits = (*loaded.model)(x.to(device));
-    }
-    const std::int64_t classes = logits.size(1);
-    const auto predicted = experiments::argmax_rows(logits);
-    const auto labels = y.to_vector<std::int64_t>();
     std::vector<Row> clean(todo.size());  // not attacked (yet): no distances
     for (std::size_t k = 0; k < todo.size(); ++k) {
-      const bool right = predicted[k] == labels[k];
-      const std::int64_t target = args.targeted ? pick_target(args, todo[k], labels[k], classes) : -1;
-      clean[k] = Row{todo[k], labels[k], target, right, {}};
+      const std::int64_t label = batch.labels[k];
+      const std::int64_t target = args.targeted ? pick_target(args, todo[k], label, batch.classes) : -1;
+      clean[k] = Row{todo[k], label, target, batch.correct[k], {}};
     }
     for (auto& run : runs) {
       std::vector<std::int64_t> attacked;  // positions in todo
@@ -531,7 +484,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
       if (attacked.empty()) continue;
       const auto start = std::chrono::steady_clock::now();
       const auto result =
-          run.attack.run(*loaded.model, data::take_rows(x, attacked).to(device),
+          run.attack.run(*loaded.model, data::take_rows(batch.x, attacked).to(device),
                          Tensor::from_vector(goals, {static_cast<std::int64_t>(goals.size())}).to(device));
       run.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       for (std::size_t k = 0; k < attacked.size(); ++k) run.rows[todo[attacked[k]]].r = result.samples[k];
@@ -541,7 +494,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
     bar.update(best["samples"].get<std::int64_t>(),
                fmt::format("success {:.1f}% median L2 {:.4f} Linf {:.4f}", 100 * best["success_rate"].get<double>(),
                            best["l2"]["median"].get<double>(), best["linf"]["median"].get<double>()));
-  }
+  });
   bar.finish();
   print_table(runs);
 }
@@ -596,7 +549,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
-  app.add_option("--n", args.n, "The first N samples of the split")->capture_default_str()->check(CLI::PositiveNumber);
+  oa::experiments::add_sample_flags(app, args.n, args.indices);
   app.add_option("--out", args.out, "Output directory (<attack>/ and best/ with samples.csv, summary.json)");
   app.add_flag("--resume", args.resume, "Continue the samples.csv files in --out");
   app.add_option("--batch-size", args.batch_size, "Samples attacked together")

@@ -1,8 +1,10 @@
 #pragma once
 // The shared end of every run_* main(): parse the command line (CLI11 prints --help and
-// usage errors itself), run, and turn an exception into "NAME: error: ..." with exit code 1.
+// usage errors itself; a usage error exits 2, as is the custom of command-line tools), run,
+// and turn an exception into "NAME: error: ..." with exit code 1.
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <optional>
@@ -73,12 +75,21 @@ void take_given_flags(const CLI::App& app, Options& options) {
                   [&](const char*, auto& value, const auto&... flag) { take_given_flag(app, value, flag...); });
 }
 
+// Which samples of the split a run attacks: --n N (the first N) or --indices FILE (those it
+// lists: one index a line, or a .npy of int64), not both.
+inline void add_sample_flags(CLI::App& app, std::int64_t& n, std::string& indices) {
+  CLI::Option* first_n =
+      app.add_option("--n", n, "The first N samples of the split")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--indices", indices, "Attack these samples of the split instead (one index a line, or .npy)")
+      ->excludes(first_n);
+}
+
 template <class Body>
 int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0
   }
   try {
     return body();

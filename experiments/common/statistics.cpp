@@ -130,16 +130,32 @@ Summary summarize(const std::vector<double>& values, std::int64_t resamples, std
   s.median = median_of(values);
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<std::size_t> pick(0, values.size() - 1);
-  std::vector<double> means(static_cast<std::size_t>(resamples));
-  for (auto& m : means) {
+  std::vector<double> means(static_cast<std::size_t>(resamples)), medians(means.size()), resample(values.size());
+  for (std::size_t r = 0; r < means.size(); ++r) {
     double total = 0;
-    for (std::size_t k = 0; k < values.size(); ++k) total += values[pick(rng)];
-    m = total / static_cast<double>(values.size());
+    for (auto& v : resample) {
+      v = values[pick(rng)];
+      total += v;
+    }
+    means[r] = total / static_cast<double>(values.size());
+    medians[r] = median_of(resample);
   }
-  const Interval interval = percentile_interval(s.mean, std::move(means));
-  s.mean_ci_low = interval.low;
-  s.mean_ci_high = interval.high;
+  const Interval mean_interval = percentile_interval(s.mean, std::move(means));
+  s.mean_ci_low = mean_interval.low;
+  s.mean_ci_high = mean_interval.high;
+  const Interval median_interval = percentile_interval(s.median, std::move(medians));
+  s.median_ci_low = median_interval.low;
+  s.median_ci_high = median_interval.high;
   return s;
+}
+
+Interval wilson_interval(std::int64_t successes, std::int64_t trials) {
+  OA_CHECK(successes >= 0 && successes <= trials, "wilson_interval: {} successes out of {} trials", successes, trials);
+  if (trials == 0) return {0.0, 0.0, 1.0};
+  const double z = 1.959963984540054, n = static_cast<double>(trials), p = static_cast<double>(successes) / n;
+  const double centre = (p + z * z / (2 * n)) / (1 + z * z / n);
+  const double half = z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n);
+  return {p, std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
 FisherResult fisher_exact(std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t d) {

@@ -14,17 +14,24 @@ namespace oa::experiments {
 struct Summary {
   std::int64_t count = 0;
   double mean = 0, median = 0;
-  double mean_ci_low = 0, mean_ci_high = 0;  // bootstrap 95% interval of the mean
+  double mean_ci_low = 0, mean_ci_high = 0;      // bootstrap 95% interval of the mean
+  double median_ci_low = 0, median_ci_high = 0;  // and of the median (the same resamples)
 };
 
-// Mean, median and a percentile-bootstrap 95% confidence interval of the mean
-// (`resamples` resamples, seeded: the same values give the same interval).
+// Mean, median and percentile-bootstrap 95% confidence intervals of both
+// (`resamples` resamples, seeded: the same values give the same intervals).
 Summary summarize(const std::vector<double>& values, std::int64_t resamples = 2000, std::uint64_t seed = 0);
 
 // An estimate with its bootstrap 95% interval.
 struct Interval {
   double estimate = 0, low = 0, high = 0;
 };
+
+// The Wilson score 95% interval of a success rate, successes out of trials (estimate: the
+// rate itself, 0 when trials is 0, with the interval [0, 1]):
+//     (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n),   z = 1.959964
+// Unlike p -+ z sqrt(p(1-p)/n) it stays inside [0, 1] and is not empty at p = 0 or 1.
+Interval wilson_interval(std::int64_t successes, std::int64_t trials);
 
 // Fisher's exact test for the 2x2 table [[a, b], [c, d]] (rows: two groups; columns: success,
 // failure). With the margins fixed, the count a is hypergeometric; the two-sided p-value adds the

@@ -1,0 +1,83 @@
+#pragma once
+// The pieces run_cw and run_blackbox share: which samples of a split are attacked (the first N
+// or an --indices file), the loop over them in batches with the clean forward pass that decides
+// which are attacked, the per-sample rows of a run keyed by sample index, its files (written
+// atomically) and --resume's check that an earlier run was made with the same options.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "experiments/common/record.h"
+#include "framework/data/dataset.h"
+#include "framework/nn/module.h"
+
+namespace oa::experiments {
+
+// The sample indices listed in `path`, in file order: a text file with one index a line (blank
+// lines are skipped) or a .npy of int64 (any shape, flattened). Throws, naming the file and the
+// value, on a value that is not an integer, one outside [0, split_size), a repeat, or no index.
+std::vector<std::int64_t> read_indices(const std::string& path, std::int64_t split_size);
+
+// The split of the data set a model was trained on (as its checkpoint's metadata says) and the
+// samples of it that a run attacks: those listed by the file `indices` (read_indices) when it
+// is given, else the first n.
+struct AttackData {
+  data::Dataset d;
+  std::vector<std::int64_t> samples;  // indices into d
+};
+AttackData load_attack_data(const nlohmann::json& metadata, const std::string& data_dir, const std::string& split,
+                            std::int64_t n, const std::string& indices);
+
+// A batch of samples with its clean forward pass.
+struct CleanBatch {
+  std::vector<std::int64_t> indices;  // indices into the split
+  Tensor x, y;                        // their images and labels, on the host
+  std::vector<std::int64_t> labels;
+  std::vector<bool> correct;          // classified correctly, hence attacked
+  std::int64_t classes = 0;
+};
+
+// Cuts `samples` into consecutive batches of `batch_size`, keeps of each batch the samples
+// for which `pending` is true, and calls `body` with them and the model's verdict on them
+// (eval, no gradient, on `device`); a batch with nothing pending is skipped.
+void for_each_clean_batch(nn::Module& model, Device device, const data::Dataset& d,
+                          const std::vector<std::int64_t>& samples, std::int64_t batch_size,
+                          const std::function<bool(std::int64_t)>& pending,
+                          const std::function<void(const CleanBatch&)>& body);
+
+// The samples.csv of a run: a record (record.h) per sample, in index order.
+template <class Row>
+using RowsByIndex = std::map<std::int64_t, Row>;
+
+template <class Row>
+std::string rows_csv(const RowsByIndex<Row>& rows) {
+  std::string csv = csv_header<Row>();
+  for (const auto& [index, row] : rows) csv += csv_line(row);
+  return csv;
+}
+
+template <class Row>
+RowsByIndex<Row> read_rows(const std::filesystem::path& path) {
+  RowsByIndex<Row> rows;
+  for (const Row& row : read_csv<Row>(path.string())) rows[row.index] = row;
+  return rows;
+}
+
+// Writes dir/samples.csv and dir/summary.json (indented), each atomically; creates dir.
+void write_run_files(const std::filesystem::path& dir, const std::string& csv, const nlohmann::json& summary);
+
+// --resume: the summary.json of the earlier run in `dir`, or null when dir has no samples.csv
+// (nothing to resume). Throws when there is one but `resume` is false, or when its summary
+// differs from `expected` in any of expected's keys (the run's identity and options).
+nlohmann::json earlier_summary(const std::filesystem::path& dir, const nlohmann::json& expected, bool resume);
+
+// {mean, median, mean_ci95} of values (all 0 when there are none), as summary.json reports
+// distances.
+nlohmann::json mean_median_json(const std::vector<double>& values);
+
+}  // namespace oa::experiments
