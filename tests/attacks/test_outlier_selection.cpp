@@ -159,8 +159,9 @@ TEST_CASE("outlier selection: a population of B models decides by majority; half
 
 TEST_CASE("outlier selection: the rows of sets.csv, train and held-out test") {
   const auto train = hand_built_pool();
-  // The held-out pool: sample 1 is the only outlier; 0 and 2 are candidates of its class.
-  const PoolPredictions test{{1, 1, 1, 0}, {1, 1, 1, 0}, {0.9, 0.4, 2.5, 1.0}, {{1, 0, 1, 1}}};
+  // The held-out pool: sample 1 is the only outlier (B right on 0, 2 and 3); 0 and 2 are
+  // candidates of its class.
+  const PoolPredictions test{{1, 1, 1, 0}, {1, 1, 1, 0}, {0.9, 0.4, 2.5, 1.0}, {{1, 0, 1, 0}}};
   const auto train_sets = oa::attacks::select_pool(train, -1, 3);
   const auto test_sets = oa::attacks::select_pool(test, -1, 3);
   CHECK(test_sets.outliers == std::vector<std::int64_t>{1});
