@@ -79,6 +79,16 @@ struct SelectionRow {
   std::string set;    // S, R, M on the training split; S_test, R_test, M_test on the test split
   std::int64_t partner = -1;
   bool operator==(const SelectionRow&) const = default;
+  // The columns of sets.csv (experiments/common/record.h), in order.
+  template <class Self, class Visit>
+  static void fields(Self& row, Visit&& visit) {
+    visit("split", row.split);
+    visit("index", row.index);
+    visit("label", row.label);
+    visit("a_margin", row.a_margin);
+    visit("set", row.set);
+    visit("partner", row.partner);
+  }
 };
 
 // The whole selection as rows: for each pool its S rows, then R, then M (matched outliers only).

@@ -77,6 +77,14 @@ std::string csv_line(const Record& record) {
   return line + "\n";
 }
 
+// A whole CSV file: the header and a line per record.
+template <class Record>
+std::string csv_text(const std::vector<Record>& records) {
+  std::string text = csv_header<Record>();
+  for (const Record& record : records) text += csv_line(record);
+  return text;
+}
+
 // The records of a CSV file written by csv_header and csv_line. Throws, naming the file, the
 // line and the column, on a header other than Record's, a line with another number of fields,
 // or a field that is not a value of its column's type.
