@@ -8,6 +8,9 @@
 //   rays-linf               RayS, labels only (attacks/rays.h); at eps 0 it spends the whole
 //                           budget on its minimal Linf estimate, the returned example's linf
 //   noise-linf, noise-l2    random noise of norm eps, one label query a draw (attacks/noise.h)
+//   transfer-linf,          PGD at eps on the --surrogate model (white-box, the attacker's own),
+//   transfer-l2             sent to the target, then a line search of --line-search label
+//                           queries along it (attacks/transfer.h)
 // Each attack runs at every radius of --eps (a comma-separated list). Only samples the model
 // classifies correctly are attacked (untargeted). Every reported example is re-checked by a
 // forward pass of the model itself (attacks::verify), outside the query model: not a query.
@@ -41,6 +44,7 @@
 #include "attacks/noise.h"
 #include "attacks/rays.h"
 #include "attacks/square.h"
+#include "attacks/transfer.h"
 #include "experiments/common/cli.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/record.h"
@@ -55,7 +59,8 @@ using oa::experiments::Flag;
 
 namespace {
 
-const std::vector<std::string> kAttackNames = {"square-linf", "square-l2", "rays-linf", "noise-linf", "noise-l2"};
+const std::vector<std::string> kAttackNames = {"square-linf", "square-l2",     "rays-linf",  "noise-linf",
+                                               "noise-l2",    "transfer-linf", "transfer-l2"};
 
 // The options of every attack, recorded in each summary.json ("options", which --resume
 // compares) and set by their flags (cli.h).
@@ -64,6 +69,7 @@ struct BlackBoxConfig {
   std::int64_t bisect = 0;
   double p_init = 0.0;
   double tolerance = 1e-3;
+  std::int64_t transfer_iterations = 40, line_search = 10;
   std::uint64_t seed = 0;
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
@@ -77,12 +83,17 @@ struct BlackBoxConfig {
                CLI::Range(0.0, 1.0)});
     visit("tolerance", c.tolerance,
           Flag{"--rays-tolerance", "rays-linf: binary-search tolerance (authors' units)", CLI::PositiveNumber});
-    visit("seed", c.seed, Flag{"--seed", "Seed of square and noise"});
+    visit("transfer_iterations", c.transfer_iterations,
+          Flag{"--transfer-iterations", "transfer: PGD iterations on the surrogate", CLI::PositiveNumber});
+    visit("line_search", c.line_search,
+          Flag{"--line-search", "transfer: bisection steps along the example (one query each)",
+               CLI::NonNegativeNumber});
+    visit("seed", c.seed, Flag{"--seed", "Seed of square, noise and transfer's random start"});
   }
 };
 
 struct Args {
-  std::string checkpoint, split = "test", out, data_dir, indices;
+  std::string checkpoint, split = "test", out, data_dir, indices, surrogate;
   std::vector<std::string> attacks{"square-linf"};
   std::vector<double> eps{0.05};
   std::int64_t n = 100, batch_size = 50;
@@ -97,16 +108,28 @@ oa::attacks::Norm norm_of(const std::string& attack) {
 
 bool bisects(const std::string& attack) { return !attack.starts_with("rays"); }
 
+// The models of a run: the target, and the attacker's surrogate where a transfer attack runs.
+struct Models {
+  oa::nn::Module& target;
+  oa::nn::Module* surrogate = nullptr;
+};
+
 // `attack` at radius eps on the samples x (labels y, on the model's device), through a fresh
-// query model with the budget of c; the examples verified with the model itself.
+// query model with the budget of c; the examples verified with the target itself.
 std::vector<SampleResult> attack_at(const std::string& attack, double eps, const BlackBoxConfig& c,
-                                    oa::nn::Module& model, const oa::Tensor& x, const oa::Tensor& y) {
+                                    const Models& models, const oa::Tensor& x, const oa::Tensor& y) {
+  oa::nn::Module& model = models.target;
   using namespace oa::attacks;
   const std::int64_t n = x.size(0);
   AttackOutput out;
   if (attack.starts_with("square")) {
     ScoreQueryModel queries(model, n, c.queries);
     out = square(queries, x, y, {.norm = norm_of(attack), .eps = eps, .p_init = c.p_init, .seed = c.seed});
+  } else if (attack.starts_with("transfer")) {
+    LabelQueryModel queries(model, n, c.queries);
+    out = transfer(queries, *models.surrogate, x, y,
+                   {.norm = norm_of(attack), .eps = eps, .iterations = c.transfer_iterations,
+                    .line_search = c.line_search, .seed = c.seed});
   } else if (attack == "rays-linf") {
     LabelQueryModel queries(model, n, c.queries);
     out = rays(queries, x, y, {.eps = eps, .tolerance = c.tolerance});
@@ -122,13 +145,13 @@ std::vector<SampleResult> attack_at(const std::string& attack, double eps, const
 // map are not attacked); the samples that share a radius run together.
 std::map<std::int64_t, SampleResult> attack_at_radii(const std::string& attack,
                                                      const std::map<std::int64_t, double>& radius_of,
-                                                     const BlackBoxConfig& c, oa::nn::Module& model,
+                                                     const BlackBoxConfig& c, const Models& models,
                                                      oa::Device device, const oa::Tensor& x, const oa::Tensor& y) {
   std::map<double, std::vector<std::int64_t>> samples_at;
   for (const auto& [k, radius] : radius_of) samples_at[radius].push_back(k);
   std::map<std::int64_t, SampleResult> results;
   for (const auto& [radius, samples] : samples_at) {
-    const auto found = attack_at(attack, radius, c, model, oa::data::take_rows(x, samples).to(device),
+    const auto found = attack_at(attack, radius, c, models, oa::data::take_rows(x, samples).to(device),
                                  oa::data::take_rows(y, samples).to(device));
     for (std::size_t k = 0; k < samples.size(); ++k) results[samples[k]] = found[k];
   }
@@ -143,7 +166,7 @@ struct Found {
 
 // `attack` at radius eps on the samples x (host), then with --bisect K steps of bisection of
 // each successful sample's radius on [0, eps]; queries are those of all steps.
-std::vector<Found> run_attack(const std::string& attack, double eps, const BlackBoxConfig& c, oa::nn::Module& model,
+std::vector<Found> run_attack(const std::string& attack, double eps, const BlackBoxConfig& c, const Models& models,
                               oa::Device device, const oa::Tensor& x, const oa::Tensor& y) {
   const std::int64_t n = x.size(0);
   std::map<std::int64_t, double> radius_of;
@@ -153,7 +176,7 @@ std::vector<Found> run_attack(const std::string& attack, double eps, const Black
   std::vector<double> low(n, 0.0);  // the largest radius known to fail
   const std::int64_t steps = bisects(attack) ? c.bisect : 0;
   for (std::int64_t step = 0; step <= steps && !radius_of.empty(); ++step) {
-    for (const auto& [k, r] : attack_at_radii(attack, radius_of, c, model, device, x, y)) {
+    for (const auto& [k, r] : attack_at_radii(attack, radius_of, c, models, device, x, y)) {
       spent[k] += r.queries;
       if (r.success) {
         found[k] = {r, radius_of[k]};
@@ -277,6 +300,18 @@ int run(const Args& a) {
   auto loaded = experiments::load_model(a.checkpoint);
   const Device device = a.runtime.apply();
   loaded.model->to(device);
+  const bool transfers = std::any_of(a.attacks.begin(), a.attacks.end(),
+                                     [](const std::string& name) { return name.starts_with("transfer"); });
+  OA_CHECK(transfers == !a.surrogate.empty(), "{}", transfers ? "--attack transfer-*: name the attacker's model with --surrogate CKPT"
+                                                               : "--surrogate is for the transfer attacks only");
+  experiments::LoadedModel surrogate;
+  if (transfers) {
+    surrogate = experiments::load_model(a.surrogate);
+    OA_CHECK(surrogate.config.classes == loaded.config.classes, "--surrogate {}: {} classes, the target has {}",
+             a.surrogate, surrogate.config.classes, loaded.config.classes);
+    surrogate.model->to(device);
+  }
+  const Models models{*loaded.model, surrogate.model.get()};
   const auto data = experiments::load_attack_data(loaded.metadata, a.data_dir, a.split, a.n, a.indices);
   std::vector<BlackBoxRun> runs;
   for (const auto& name : a.attacks)
@@ -286,6 +321,7 @@ int run(const Args& a) {
                        {"attack", name},
                        {"eps", eps},
                        {"split", a.split},
+                       {"surrogate", name.starts_with("transfer") ? nlohmann::json(a.surrogate) : nlohmann::json(nullptr)},
                        {"indices", a.indices.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.indices)}},
                       {},
                       0.0};
@@ -324,7 +360,7 @@ int run(const Args& a) {
       }
       if (!attacked.empty()) {
         const auto start = std::chrono::steady_clock::now();
-        const auto found = run_attack(run.attack, run.eps, a.config, *loaded.model, device,
+        const auto found = run_attack(run.attack, run.eps, a.config, models, device,
                                       data::take_rows(batch.x, attacked), data::take_rows(batch.y, attacked));
         run.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         for (std::size_t k = 0; k < attacked.size(); ++k) {
@@ -354,12 +390,13 @@ int main(int argc, char** argv) {
                "with per-sample results (CSV) and summaries (JSON) per attack and radius."};
   app.add_option("--model", args.checkpoint, "Checkpoint (.safetensors)")->required();
   app.add_option("--attack", args.attacks,
-                 "square-linf, square-l2, rays-linf, noise-linf, noise-l2, or a comma-separated list")
+                 "square-linf, square-l2, rays-linf, noise-linf, noise-l2, transfer-linf, transfer-l2, or a comma-separated list")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--eps", args.eps, "Radius or comma-separated radii (0: rays-linf's minimal distance)")
       ->delimiter(',')
       ->capture_default_str();
+  app.add_option("--surrogate", args.surrogate, "transfer-*: the attacker's own model, attacked white-box");
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
   oa::experiments::add_sample_flags(app, args.n, args.indices);
