@@ -73,7 +73,7 @@ namespace {
 struct Args {
   std::string a, out, data_dir;
   std::vector<std::string> b, select_a, select_b;
-  std::int64_t max_per_set = 100, random_count = -1, batch_size = 50, eval_batch_size = 500;
+  std::int64_t limit = 0, max_per_set = 100, random_count = -1, batch_size = 50, eval_batch_size = 500;
   bool select_only = false, resume = false;
   std::uint64_t seed = 0;
   std::vector<double> eps{0.01, 0.02, 0.03};
@@ -84,8 +84,9 @@ struct Args {
   std::int64_t square_budget() const { return *std::max_element(budgets.begin(), budgets.end()); }
   // What --resume compares: the models and options that decide the selection (sets.csv) ...
   Json selection_identity() const {
-    return {{"a", a}, {"b", b}, {"select_a", select_a}, {"select_b", select_b},
-            {"random_count", random_count}, {"seed", seed}};
+    return {{"a", a},         {"b", b},
+            {"select_a", select_a}, {"select_b", select_b},
+            {"limit", limit}, {"random_count", random_count}, {"seed", seed}};
   }
   // ... and those that decide the measures (samples.csv); a selection without measures (from
   // --select-only) can be measured with any of them.
@@ -567,7 +568,8 @@ int run(Args& args) {
   a.model->to(device);
   const experiments::DataChoice choice{.name = a.metadata.value("dataset", std::string("fashion-mnist")),
                                        .dir = args.data_dir,
-                                       .labels = a.metadata.value("labels", std::string("true"))};
+                                       .labels = a.metadata.value("labels", std::string("true")),
+                                       .limit = args.limit};
   const std::map<std::string, data::Dataset> splits = {{"train", experiments::load_dataset(choice, "train")},
                                                        {"test", experiments::load_dataset(choice, "test")}};
   const fs::path out = args.out;
@@ -654,6 +656,9 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--out", args.out, "Output directory (sets.csv, samples.csv, summary.json)")->required();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
+  app.add_option("--limit", args.limit, "Select among the first N samples of each split only (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--max-per-set", args.max_per_set, "Samples measured per set (seeded; M follows S)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
