@@ -97,11 +97,14 @@ int main(int argc, char** argv) {
   app.add_option("--data", args.data.name, "Data set (default: the one the checkpoint was trained on)");
   app.add_option("--data-dir", args.data.dir, "Directory of the data set");
   app.add_option("--labels", args.data.labels, "true or parity (default: as trained)");
-  app.add_option("--limit", args.data.limit, "Only the first N samples of the split (0: all)");
+  app.add_option("--limit", args.data.limit, "Only the first N samples of the split (0: all)")
+      ->check(oa::experiments::NonNegative);
   app.add_option("--input", args.input, "Evaluate these NCHW float32 inputs (.npy) instead of a split");
   app.add_option("--dump-logits", args.dump_logits, "Write the logits as float32 [N, classes] .npy");
   app.add_option("--out", args.out, "Write a JSON summary here");
-  app.add_option("--batch-size", args.batch_size, "Images per forward pass")->capture_default_str();
+  app.add_option("--batch-size", args.batch_size, "Images per forward pass")
+      ->capture_default_str()
+      ->check(oa::experiments::Positive);
   app.add_option("--sparse", args.sparse_threshold,
                  "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
   args.runtime.add_to(app);
