@@ -5,6 +5,7 @@
 // (and each row's predicted class) are reported.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "experiments/common/cli.h"
@@ -61,6 +62,12 @@ int run(const Args& args) {
     OA_CHECK(inputs.dtype() == DType::Float32 && inputs.dim() == 4 && inputs.size(1) == loaded.config.in_channels,
              "{}: expected float32 [N, {}, H, W] inputs in [0, 1], got {}", args.input, loaded.config.in_channels,
              describe(inputs));
+    OA_CHECK(inputs.size(0) > 0, "{}: holds no inputs ({})", args.input, describe(inputs));
+    experiments::check_finite(inputs, args.input);
+    const auto values = inputs.to_vector<float>();
+    const auto [lowest, highest] = std::minmax_element(values.begin(), values.end());
+    OA_CHECK(*lowest >= 0 && *highest <= 1, "{}: inputs must lie in [0, 1], found values from {} to {}", args.input,
+             *lowest, *highest);
     summary["input"] = args.input;
   } else {
     OA_CHECK(args.split == "train" || args.split == "test", "--split must be train or test, got '{}'", args.split);
@@ -69,6 +76,7 @@ int run(const Args& args) {
     if (loaded.metadata.contains("labels") && args.data.labels == "true")
       choice.labels = loaded.metadata["labels"].get<std::string>();
     const data::Dataset d = experiments::load_dataset(choice, args.split);
+    experiments::check_data_fits(loaded.config, d);
     const auto stats = experiments::evaluate(*loaded.model, d, args.batch_size, "eval " + args.split);
     std::printf("%s %s: loss %.4f, accuracy %.2f%% on %lld images\n", choice.name.c_str(), args.split.c_str(),
                 stats.loss, 100 * stats.accuracy, (long long)d.size());

@@ -252,8 +252,6 @@ int Ladder::run() {
              "the same ones", ladder_path.string(), saved["options"].dump());
     rows_ = saved["rungs"];
   }
-  fs::create_directories(out_);
-
   dense_ = experiments::load_model(args_.from);
   dense_.model->to(device_);
   experiments::DataChoice choice{.name = dense_.metadata.value("dataset", std::string("fashion-mnist")),
@@ -263,6 +261,8 @@ int Ladder::run() {
   train_ = experiments::load_dataset(choice, "train");
   choice.limit = args_.limit_test;
   test_ = experiments::load_dataset(choice, "test");
+  experiments::check_data_fits(dense_.config, train_);
+  fs::create_directories(out_);  // only once the model and the data are known to be good
   original_widths_ = prune::chain_widths(*dense_.model);
   std::printf("ladder: %s (%s), method %s, schedule %s, %d fine-tune epoch(s) per rung, %lld train / %lld test "
               "samples; BLAS kernels %s\n",
