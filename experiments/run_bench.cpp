@@ -212,8 +212,12 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmark our kernels and training step side by side with PyTorch (CPU, or the GPU with --device "
                "cuda)."};
   runtime.add_to(app);  // both sides
-  app.add_option("--min-time", min_time, "Seconds of timing per measurement")->capture_default_str();
-  app.add_option("--batch-size", batch, "Batch size (resnet50 suite: 16 unless given)")->capture_default_str();
+  app.add_option("--min-time", min_time, "Seconds of timing per measurement")
+      ->capture_default_str()
+      ->check(oa::experiments::Positive);
+  app.add_option("--batch-size", batch, "Batch size (resnet50 suite: 16 unless given)")
+      ->capture_default_str()
+      ->check(oa::experiments::Positive);
   app.add_option("--suite", suite,
                  "quick: ResNet-20 shapes and models on 28x28; resnet50: ResNet-50 at 224x224; sparse: pruned "
                  "ResNet-20, dense against sparse path (ours only)")

@@ -74,20 +74,20 @@ struct BlackBoxConfig {
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
     visit("queries", c.queries,
-          Flag{"--queries", "Query budget per sample (per bisection step with --bisect)", CLI::PositiveNumber});
+          Flag{"--queries", "Query budget per sample (per bisection step with --bisect)", oa::experiments::Positive});
     visit("bisect", c.bisect,
           Flag{"--bisect", "square, noise: K bisection steps of the radius below --eps (0: the radius only)",
-               CLI::NonNegativeNumber});
+               oa::experiments::NonNegative});
     visit("p_init", c.p_init,
           Flag{"--p-init", "square: first fraction of pixels changed (0: the paper's 0.05 Linf, 0.1 L2)",
                CLI::Range(0.0, 1.0)});
     visit("tolerance", c.tolerance,
-          Flag{"--rays-tolerance", "rays-linf: binary-search tolerance (authors' units)", CLI::PositiveNumber});
+          Flag{"--rays-tolerance", "rays-linf: binary-search tolerance (authors' units)", oa::experiments::Positive});
     visit("transfer_iterations", c.transfer_iterations,
-          Flag{"--transfer-iterations", "transfer: PGD iterations on the surrogate", CLI::PositiveNumber});
+          Flag{"--transfer-iterations", "transfer: PGD iterations on the surrogate", oa::experiments::Positive});
     visit("line_search", c.line_search,
           Flag{"--line-search", "transfer: bisection steps along the example (one query each)",
-               CLI::NonNegativeNumber});
+               oa::experiments::NonNegative});
     visit("seed", c.seed, Flag{"--seed", "Seed of square, noise and transfer's random start"});
   }
 };
@@ -400,11 +400,11 @@ int main(int argc, char** argv) {
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
   oa::experiments::add_sample_flags(app, args.n, args.indices);
-  app.add_option("--out", args.out, "Output directory (<attack>/eps-<E>/ with samples.csv, summary.json)");
-  app.add_flag("--resume", args.resume, "Continue the samples.csv files in --out");
+  oa::experiments::add_out_and_resume_flags(app, args.out, args.resume,
+                                            "Output directory (<attack>/eps-<E>/ with samples.csv, summary.json)");
   app.add_option("--batch-size", args.batch_size, "Samples attacked together")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(oa::experiments::Positive);
   oa::experiments::add_flags(app, args.config);
   args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_blackbox", [&] { return run(args); });

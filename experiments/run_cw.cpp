@@ -54,6 +54,8 @@
 namespace fs = std::filesystem;
 using oa::attacks::AttackOutput;
 using oa::experiments::Flag;
+using oa::experiments::NonNegative;
+using oa::experiments::Positive;
 
 namespace {
 
@@ -69,9 +71,9 @@ const std::vector<std::string> kAttackNames = {"cw-l2",    "cw-linf",         "d
 template <class CwOptions, class Visit>
 void cw_shared_fields(CwOptions& o, Visit& visit) {
   visit("iterations", o.iterations,
-        Flag{"--iterations", "Adam iterations per search step (cw-l2) or per (tau, c) (cw-linf)", CLI::PositiveNumber,
+        Flag{"--iterations", "Adam iterations per search step (cw-l2) or per (tau, c) (cw-linf)", Positive,
              false});
-  visit("kappa", o.kappa, Flag{"--kappa", "Confidence margin of both (default 0)", CLI::NonNegativeNumber, false});
+  visit("kappa", o.kappa, Flag{"--kappa", "Confidence margin of both (default 0)", NonNegative, false});
 }
 
 // The structs' defaults are the paper's settings (9 search steps of 10000 iterations, restarts);
@@ -82,10 +84,10 @@ struct CwL2Config {
   static void fields(Self& c, Visit&& visit) {
     cw_shared_fields(c.o, visit);
     visit("search_steps", c.o.search_steps,
-          Flag{"--search-steps", "cw-l2: search steps over c (x10, then bisection)", CLI::PositiveNumber, false});
+          Flag{"--search-steps", "cw-l2: search steps over c (x10, then bisection)", Positive, false});
     visit("lr", c.o.lr,
-          Flag{"--lr", "cw-l2: Adam learning rate, in tanh space (default 1e-2)", CLI::PositiveNumber, false});
-    visit("c0", c.o.c0, Flag{"--c0", "cw-l2: initial constant c (default 1e-3)", CLI::PositiveNumber, false});
+          Flag{"--lr", "cw-l2: Adam learning rate, in tanh space (default 1e-2)", Positive, false});
+    visit("c0", c.o.c0, Flag{"--c0", "cw-l2: initial constant c (default 1e-3)", Positive, false});
     visit("warm_start", c.o.warm_start,
           Flag{"--warm-start", "cw-l2: keep the perturbation between search steps (true/false)", std::nullopt, false});
     visit("abort_early", c.o.abort_early, Flag{"--abort-early", "cw-l2: per-sample abort early (true/false)"});
@@ -99,16 +101,16 @@ struct CwLinfConfig {
   static void fields(Self& c, Visit&& visit) {
     cw_shared_fields(c.o, visit);
     visit("lr", c.o.lr,
-          Flag{"--linf-lr", "cw-linf: Adam learning rate, per pixel (default 1e-3)", CLI::PositiveNumber, false});
+          Flag{"--linf-lr", "cw-linf: Adam learning rate, per pixel (default 1e-3)", Positive, false});
     visit("c0", c.o.c0,
-          Flag{"--linf-c0", "cw-linf: initial constant c (paper 1e-5, fast 0.1)", CLI::PositiveNumber, false});
+          Flag{"--linf-c0", "cw-linf: initial constant c (paper 1e-5, fast 0.1)", Positive, false});
     visit("max_steps", c.o.max_steps,
-          Flag{"--max-steps", "cw-linf: most Adam steps per sample in all (0: no cap)", CLI::NonNegativeNumber, false});
-    visit("c_max", c.o.c_max, Flag{"--c-max", "cw-linf: largest c (c doubles up to it)", CLI::PositiveNumber});
-    visit("tau0", c.o.tau0, Flag{"--tau0", "cw-linf: initial tau", CLI::PositiveNumber});
+          Flag{"--max-steps", "cw-linf: most Adam steps per sample in all (0: no cap)", NonNegative, false});
+    visit("c_max", c.o.c_max, Flag{"--c-max", "cw-linf: largest c (c doubles up to it)", Positive});
+    visit("tau0", c.o.tau0, Flag{"--tau0", "cw-linf: initial tau", Positive});
     visit("tau_decrease", c.o.tau_decrease,
           Flag{"--tau-decrease", "cw-linf: tau <- this * min(tau, Linf) when solved", CLI::Range(0.0, 1.0)});
-    visit("tau_min", c.o.tau_min, Flag{"--tau-min", "cw-linf: stop once tau is below this", CLI::NonNegativeNumber});
+    visit("tau_min", c.o.tau_min, Flag{"--tau-min", "cw-linf: stop once tau is below this", NonNegative});
   }
 };
 
@@ -116,9 +118,9 @@ struct DdnConfig {
   oa::attacks::DdnOptions o;
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
-    visit("steps", c.o.steps, Flag{"--ddn-steps", "ddn: gradient steps", CLI::PositiveNumber});
+    visit("steps", c.o.steps, Flag{"--ddn-steps", "ddn: gradient steps", Positive});
     visit("gamma", c.o.gamma, Flag{"--gamma", "ddn: norm factor per step, eps *= 1 -+ gamma", CLI::Range(0.0, 1.0)});
-    visit("init_norm", c.o.init_norm, Flag{"--init-norm", "ddn: initial norm eps", CLI::PositiveNumber});
+    visit("init_norm", c.o.init_norm, Flag{"--init-norm", "ddn: initial norm eps", Positive});
     visit("alpha_max", c.o.alpha_max);
     visit("alpha_min", c.o.alpha_min);
   }
@@ -128,9 +130,9 @@ struct FmnConfig {
   oa::attacks::FmnOptions o;
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
-    visit("steps", c.o.steps, Flag{"--fmn-steps", "fmn-linf: gradient steps", CLI::PositiveNumber});
+    visit("steps", c.o.steps, Flag{"--fmn-steps", "fmn-linf: gradient steps", Positive});
     visit("alpha_init", c.o.alpha_init,
-          Flag{"--fmn-alpha", "fmn-linf: first step size (annealed to a hundredth of it)", CLI::PositiveNumber});
+          Flag{"--fmn-alpha", "fmn-linf: first step size (annealed to a hundredth of it)", Positive});
     visit("gamma_init", c.o.gamma_init);
     visit("gamma_final", c.o.gamma_final);
   }
@@ -143,11 +145,11 @@ struct PgdBisectConfig {
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
     visit("eps_max", c.o.eps,
-          Flag{"--eps", "pgd-bisect: largest radius (default 1 for Linf, 10 for L2)", CLI::NonNegativeNumber, false});
+          Flag{"--eps", "pgd-bisect: largest radius (default 1 for Linf, 10 for L2)", NonNegative, false});
     visit("iterations", c.o.iterations,
-          Flag{"--pgd-iterations", "pgd-bisect: PGD steps per radius", CLI::PositiveNumber});
+          Flag{"--pgd-iterations", "pgd-bisect: PGD steps per radius", Positive});
     visit("bisect_steps", c.bisect_steps,
-          Flag{"--bisect-steps", "pgd-bisect: halvings of the radius", CLI::PositiveNumber});
+          Flag{"--bisect-steps", "pgd-bisect: halvings of the radius", Positive});
     visit("random_start", c.o.random_start);
   }
 };
@@ -550,11 +552,11 @@ int main(int argc, char** argv) {
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
   oa::experiments::add_sample_flags(app, args.n, args.indices);
-  app.add_option("--out", args.out, "Output directory (<attack>/ and best/ with samples.csv, summary.json)");
-  app.add_flag("--resume", args.resume, "Continue the samples.csv files in --out");
+  oa::experiments::add_out_and_resume_flags(app, args.out, args.resume,
+                                            "Output directory (<attack>/ and best/ with samples.csv, summary.json)");
   app.add_option("--batch-size", args.batch_size, "Samples attacked together")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   auto* targeted = app.add_flag("--targeted", args.targeted, "Targeted attacks (default: untargeted)");
   app.add_option("--target", args.target, "The target of --targeted: next ((label + 1) mod classes) or random")
       ->capture_default_str()

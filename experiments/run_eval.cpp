@@ -5,6 +5,7 @@
 // (and each row's predicted class) are reported.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "experiments/common/cli.h"
@@ -61,6 +62,12 @@ int run(const Args& args) {
     OA_CHECK(inputs.dtype() == DType::Float32 && inputs.dim() == 4 && inputs.size(1) == loaded.config.in_channels,
              "{}: expected float32 [N, {}, H, W] inputs in [0, 1], got {}", args.input, loaded.config.in_channels,
              describe(inputs));
+    OA_CHECK(inputs.size(0) > 0, "{}: holds no inputs ({})", args.input, describe(inputs));
+    experiments::check_finite(inputs, args.input);
+    const auto values = inputs.to_vector<float>();
+    const auto [lowest, highest] = std::minmax_element(values.begin(), values.end());
+    OA_CHECK(*lowest >= 0 && *highest <= 1, "{}: inputs must lie in [0, 1], found values from {} to {}", args.input,
+             *lowest, *highest);
     summary["input"] = args.input;
   } else {
     OA_CHECK(args.split == "train" || args.split == "test", "--split must be train or test, got '{}'", args.split);
@@ -69,6 +76,7 @@ int run(const Args& args) {
     if (loaded.metadata.contains("labels") && args.data.labels == "true")
       choice.labels = loaded.metadata["labels"].get<std::string>();
     const data::Dataset d = experiments::load_dataset(choice, args.split);
+    experiments::check_data_fits(loaded.config, d);
     const auto stats = experiments::evaluate(*loaded.model, d, args.batch_size, "eval " + args.split);
     std::printf("%s %s: loss %.4f, accuracy %.2f%% on %lld images\n", choice.name.c_str(), args.split.c_str(),
                 stats.loss, 100 * stats.accuracy, (long long)d.size());
@@ -97,11 +105,14 @@ int main(int argc, char** argv) {
   app.add_option("--data", args.data.name, "Data set (default: the one the checkpoint was trained on)");
   app.add_option("--data-dir", args.data.dir, "Directory of the data set");
   app.add_option("--labels", args.data.labels, "true or parity (default: as trained)");
-  app.add_option("--limit", args.data.limit, "Only the first N samples of the split (0: all)");
+  app.add_option("--limit", args.data.limit, "Only the first N samples of the split (0: all)")
+      ->check(oa::experiments::NonNegative);
   app.add_option("--input", args.input, "Evaluate these NCHW float32 inputs (.npy) instead of a split");
   app.add_option("--dump-logits", args.dump_logits, "Write the logits as float32 [N, classes] .npy");
   app.add_option("--out", args.out, "Write a JSON summary here");
-  app.add_option("--batch-size", args.batch_size, "Images per forward pass")->capture_default_str();
+  app.add_option("--batch-size", args.batch_size, "Images per forward pass")
+      ->capture_default_str()
+      ->check(oa::experiments::Positive);
   app.add_option("--sparse", args.sparse_threshold,
                  "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
   args.runtime.add_to(app);

@@ -658,10 +658,10 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
   app.add_option("--limit", args.limit, "Select among the first N samples of each split only (0: all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(oa::experiments::NonNegative);
   app.add_option("--max-per-set", args.max_per_set, "Samples measured per set (seeded; M follows S)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(oa::experiments::Positive);
   app.add_option("--random-count", args.random_count, "|R| before the cap (-1: |S|)")->capture_default_str();
   app.add_flag("--select-only", args.select_only, "Stop after sets.csv");
   app.add_flag("--resume", args.resume, "Continue the run in --out");
@@ -672,12 +672,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rays-queries", args.rays_queries, "RayS budget per sample (0: no RayS)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--ddn-steps", args.ddn_steps, "DDN steps (0: no DDN)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--fmn-steps", args.fmn_steps, "FMN steps (0: no FMN)")->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->check(oa::experiments::NonNegative);
+  app.add_option("--ddn-steps", args.ddn_steps, "DDN steps (0: no DDN)")->capture_default_str()->check(oa::experiments::NonNegative);
+  app.add_option("--fmn-steps", args.fmn_steps, "FMN steps (0: no FMN)")->capture_default_str()->check(oa::experiments::NonNegative);
   app.add_option("--batch-size", args.batch_size, "Samples attacked together")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(oa::experiments::Positive);
   args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_outlier", [&] { return run(args); });
 }

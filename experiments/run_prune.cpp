@@ -43,6 +43,8 @@
 #include "framework/util/runtime.h"
 
 namespace fs = std::filesystem;
+using oa::experiments::NonNegative;
+using oa::experiments::Positive;
 
 namespace {
 
@@ -235,9 +237,6 @@ int Ladder::run() {
   for (std::size_t i = 0; i < args_.sparsities.size(); ++i)
     OA_CHECK(args_.sparsities[i] > 0 && args_.sparsities[i] < 1 && (i == 0 || args_.sparsities[i] > args_.sparsities[i - 1]),
              "--sparsity must rise strictly inside (0, 1): got {} at position {}", args_.sparsities[i], i + 1);
-  OA_CHECK(args_.finetune_epochs >= 0 && args_.batch_size >= 1 && args_.prune_every >= 1,
-           "--finetune-epochs ({}) must be >= 0, --batch-size ({}) and --prune-every ({}) >= 1", args_.finetune_epochs,
-           args_.batch_size, args_.prune_every);
   OA_CHECK(!args_.out.empty(), "--out is required");
 
   // Resume: the ladder.json of an earlier run with the same options.
@@ -253,8 +252,6 @@ int Ladder::run() {
              "the same ones", ladder_path.string(), saved["options"].dump());
     rows_ = saved["rungs"];
   }
-  fs::create_directories(out_);
-
   dense_ = experiments::load_model(args_.from);
   dense_.model->to(device_);
   experiments::DataChoice choice{.name = dense_.metadata.value("dataset", std::string("fashion-mnist")),
@@ -264,6 +261,8 @@ int Ladder::run() {
   train_ = experiments::load_dataset(choice, "train");
   choice.limit = args_.limit_test;
   test_ = experiments::load_dataset(choice, "test");
+  experiments::check_data_fits(dense_.config, train_);
+  fs::create_directories(out_);  // only once the model and the data are known to be good
   original_widths_ = prune::chain_widths(*dense_.model);
   std::printf("ladder: %s (%s), method %s, schedule %s, %d fine-tune epoch(s) per rung, %lld train / %lld test "
               "samples; BLAS kernels %s\n",
@@ -334,24 +333,38 @@ int main(int argc, char** argv) {
   app.add_option("--method", args.method, "global, layer (unstructured magnitude) or filter (channels)")
       ->capture_default_str();
   app.add_option("--schedule", args.schedule, "oneshot, or cubic (gradual, Zhu & Gupta 2017)")->capture_default_str();
-  app.add_option("--prune-every", args.prune_every, "cubic: steps between mask updates")->capture_default_str();
+  app.add_option("--prune-every", args.prune_every, "cubic: steps between mask updates")
+      ->capture_default_str()
+      ->check(Positive);
   app.add_option("--finetune-epochs", args.finetune_epochs, "Fine-tuning epochs per rung (0: prune only)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(NonNegative);
   app.add_option("--keep-first-dense", args.keep_first_dense, "Leave the first conv dense (true/false)")
       ->capture_default_str();
   app.add_option("--keep-last-dense", args.keep_last_dense, "Leave the classifier dense (true/false)")
       ->capture_default_str();
-  app.add_option("--lr", args.lr, "Fine-tuning learning rate (cosine to 0 over each rung)")->capture_default_str();
-  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--lr", args.lr, "Fine-tuning learning rate (cosine to 0 over each rung)")
+      ->capture_default_str()
+      ->check(Positive);
+  app.add_option("--momentum", args.momentum, "SGD momentum")
+      ->capture_default_str()
+      ->check(NonNegative);
   app.add_option("--nesterov", args.nesterov, "Nesterov momentum (true/false)")->capture_default_str();
-  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str();
-  app.add_option("--batch-size", args.batch_size, "Images per step")->capture_default_str();
+  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")
+      ->capture_default_str()
+      ->check(NonNegative);
+  app.add_option("--batch-size", args.batch_size, "Images per step")
+      ->capture_default_str()
+      ->check(Positive);
   app.add_option("--crop-padding", args.crop_padding, "Random-crop augmentation padding (0: off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(NonNegative);
   app.add_option("--flip", args.flip, "Random horizontal flips (true/false)")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");
-  app.add_option("--limit-train", args.limit_train, "Use only the first N training images (0: all)");
-  app.add_option("--limit-test", args.limit_test, "Use only the first N test images (0: all)");
+  app.add_option("--limit-train", args.limit_train, "Use only the first N training images (0: all)")
+      ->check(NonNegative);
+  app.add_option("--limit-test", args.limit_test, "Use only the first N test images (0: all)")
+      ->check(NonNegative);
   app.add_option("--seed", args.seed, "Seed of shuffling and augmentation")->capture_default_str();
   app.add_flag("--resume", args.resume, "Continue the ladder in --out at its first unfinished rung");
   args.runtime.add_to(app);

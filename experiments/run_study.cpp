@@ -76,44 +76,44 @@ struct StudyConfig {
     visit("data_dir", c.data_dir, Flag{"--data-dir", "Fashion-MNIST directory (default: its own)"});
     visit("model_a", c.model_a, Flag{"--model-a", "Checkpoint of A (empty: train A here)"});
     visit("architecture", c.architecture, Flag{"--architecture", "A's architecture when trained here; the control's"});
-    visit("a_epochs", c.a_epochs, Flag{"--a-epochs", "Epochs of A when trained here", CLI::PositiveNumber});
+    visit("a_epochs", c.a_epochs, Flag{"--a-epochs", "Epochs of A when trained here", oa::experiments::Positive});
     visit("ladder", c.ladder, Flag{"--ladder", "A run_prune ladder of A (empty: prune A here at --rungs)"});
     visit("rungs", c.rungs, Flag{"--rungs", "Sparsities of the ladder used, comma-separated"});
     visit("depth", c.depth, Flag{"--depth", "Depth ladder architectures, comma-separated (empty: none)"});
-    visit("depth_epochs", c.depth_epochs, Flag{"--depth-epochs", "Training epochs of each depth", CLI::PositiveNumber});
+    visit("depth_epochs", c.depth_epochs, Flag{"--depth-epochs", "Training epochs of each depth", oa::experiments::Positive});
     visit("depth_limit_train", c.depth_limit_train,
-          Flag{"--depth-limit-train", "Depth ladder: first N training samples (0: all)", CLI::NonNegativeNumber});
+          Flag{"--depth-limit-train", "Depth ladder: first N training samples (0: all)", oa::experiments::NonNegative});
     visit("parity_epochs", c.parity_epochs,
-          Flag{"--parity-epochs", "Memorisation control: training epochs", CLI::PositiveNumber});
+          Flag{"--parity-epochs", "Memorisation control: training epochs", oa::experiments::Positive});
     visit("parity_limit_train", c.parity_limit_train,
           Flag{"--parity-limit-train", "Memorisation control: first N training samples (0: all)",
-               CLI::NonNegativeNumber});
+               oa::experiments::NonNegative});
     visit("eval_limit", c.eval_limit,
-          Flag{"--eval-limit", "Accuracy on the first N samples of each split (0: all)", CLI::NonNegativeNumber});
-    visit("attack_n", c.attack_n, Flag{"--attack-n", "Train and test samples attacked per model", CLI::PositiveNumber});
+          Flag{"--eval-limit", "Accuracy on the first N samples of each split (0: all)", oa::experiments::NonNegative});
+    visit("attack_n", c.attack_n, Flag{"--attack-n", "Train and test samples attacked per model", oa::experiments::Positive});
     visit("attacks", c.attacks, Flag{"--attacks", "run_cw attacks, comma-separated (cw-l2 always runs)"});
     visit("cw_search_steps", c.cw_search_steps,
-          Flag{"--cw-search-steps", "cw-l2: binary search steps of c", CLI::PositiveNumber});
-    visit("cw_iterations", c.cw_iterations, Flag{"--cw-iterations", "cw-l2: iterations per c", CLI::PositiveNumber});
-    visit("ddn_steps", c.ddn_steps, Flag{"--ddn-steps", "ddn: steps", CLI::PositiveNumber});
-    visit("fmn_steps", c.fmn_steps, Flag{"--fmn-steps", "fmn-linf: steps", CLI::PositiveNumber});
+          Flag{"--cw-search-steps", "cw-l2: binary search steps of c", oa::experiments::Positive});
+    visit("cw_iterations", c.cw_iterations, Flag{"--cw-iterations", "cw-l2: iterations per c", oa::experiments::Positive});
+    visit("ddn_steps", c.ddn_steps, Flag{"--ddn-steps", "ddn: steps", oa::experiments::Positive});
+    visit("fmn_steps", c.fmn_steps, Flag{"--fmn-steps", "fmn-linf: steps", oa::experiments::Positive});
     visit("adv_examples", c.adv_examples,
-          Flag{"--adv-examples", "Adversarial examples each model is fine-tuned on", CLI::PositiveNumber});
-    visit("adv_steps", c.adv_steps, Flag{"--adv-steps", "PGD steps of each training example", CLI::PositiveNumber});
+          Flag{"--adv-examples", "Adversarial examples each model is fine-tuned on", oa::experiments::Positive});
+    visit("adv_steps", c.adv_steps, Flag{"--adv-steps", "PGD steps of each training example", oa::experiments::Positive});
     visit("adv_robust_n", c.adv_robust_n,
-          Flag{"--adv-robust-n", "Test samples of the robust accuracy", CLI::PositiveNumber});
-    visit("adv_eps", c.adv_eps, Flag{"--adv-eps", "PGD-Linf radius of the fine-tuning", CLI::PositiveNumber});
+          Flag{"--adv-robust-n", "Test samples of the robust accuracy", oa::experiments::Positive});
+    visit("adv_eps", c.adv_eps, Flag{"--adv-eps", "PGD-Linf radius of the fine-tuning", oa::experiments::Positive});
     visit("outlier_rungs", c.outlier_rungs, Flag{"--outlier-rungs", "Rungs B of the OutlierAttack (empty: none)"});
     visit("outlier_limit", c.outlier_limit,
-          Flag{"--outlier-limit", "OutlierAttack pool: first N samples of each split (0: all)", CLI::NonNegativeNumber});
+          Flag{"--outlier-limit", "OutlierAttack pool: first N samples of each split (0: all)", oa::experiments::NonNegative});
     visit("outlier_max_per_set", c.outlier_max_per_set,
-          Flag{"--outlier-max-per-set", "OutlierAttack: samples measured per set", CLI::PositiveNumber});
+          Flag{"--outlier-max-per-set", "OutlierAttack: samples measured per set", oa::experiments::Positive});
     visit("outlier_rays_queries", c.outlier_rays_queries,
-          Flag{"--outlier-rays-queries", "OutlierAttack: RayS budget", CLI::NonNegativeNumber});
+          Flag{"--outlier-rays-queries", "OutlierAttack: RayS budget", oa::experiments::NonNegative});
     visit("outlier_budgets", c.outlier_budgets, Flag{"--outlier-budgets", "OutlierAttack: query budgets"});
     visit("outlier_eps", c.outlier_eps, Flag{"--outlier-eps", "OutlierAttack: Square radii"});
     visit("seed", c.seed, Flag{"--seed", "Seed of every stage"});
-    visit("threads", c.threads, Flag{"--threads", "CPU threads of every stage", CLI::PositiveNumber});
+    visit("threads", c.threads, Flag{"--threads", "CPU threads of every stage", oa::experiments::Positive});
   }
 };
 

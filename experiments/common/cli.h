@@ -14,13 +14,28 @@
 
 namespace oa::experiments {
 
+// Range checks of numeric flags, with messages that read well ("--batch-size: Value 0 is not
+// above 0"; CLI11's PositiveNumber prints its bound, DBL_MAX, with all 309 digits). A value that
+// is not a number, NaN included, fails both.
+inline CLI::Validator number_check(const char* description, const char* requirement, bool (*holds)(double)) {
+  return CLI::Validator(
+      [requirement, holds](std::string& text) -> std::string {
+        double value = 0.0;
+        if (!CLI::detail::lexical_cast(text, value)) return "Value " + text + " is not a number";
+        return holds(value) ? std::string() : "Value " + text + " is not " + requirement;
+      },
+      description);
+}
+inline const CLI::Validator Positive = number_check("POSITIVE", "above 0", [](double v) { return v > 0; });
+inline const CLI::Validator NonNegative = number_check("NON-NEGATIVE", "0 or above", [](double v) { return v >= 0; });
+
 // The flags every run_* shares: CPU threads and the device that runs the model.
 struct RuntimeOptions {
   int threads = 2;
   std::string device = "cpu";
 
   void add_to(CLI::App& app) {
-    app.add_option("--threads", threads, "CPU threads")->capture_default_str();
+    app.add_option("--threads", threads, "CPU threads")->capture_default_str()->check(Positive);
     app.add_option("--device", device, "cpu or cuda (the GPU; the data stays on the host until each batch)")
         ->capture_default_str();
   }
@@ -32,7 +47,7 @@ struct RuntimeOptions {
 };
 
 // The command-line flag of an option, the third argument of a record's visit (record.h):
-//   visit("steps", o.steps, Flag{"--ddn-steps", "ddn: gradient steps", CLI::PositiveNumber});
+//   visit("steps", o.steps, Flag{"--ddn-steps", "ddn: gradient steps", Positive});
 // An option without a flag is visited with two arguments (it is recorded, not set).
 struct Flag {
   const char* name;
@@ -79,9 +94,15 @@ void take_given_flags(const CLI::App& app, Options& options) {
 // lists: one index a line, or a .npy of int64), not both.
 inline void add_sample_flags(CLI::App& app, std::int64_t& n, std::string& indices) {
   CLI::Option* first_n =
-      app.add_option("--n", n, "The first N samples of the split")->capture_default_str()->check(CLI::PositiveNumber);
+      app.add_option("--n", n, "The first N samples of the split")->capture_default_str()->check(Positive);
   app.add_option("--indices", indices, "Attack these samples of the split instead (one index a line, or .npy)")
       ->excludes(first_n);
+}
+
+// --out DIR, and --resume, which continues the samples.csv files in DIR and so needs --out.
+inline void add_out_and_resume_flags(CLI::App& app, std::string& out, bool& resume, const char* out_help) {
+  CLI::Option* out_option = app.add_option("--out", out, out_help);
+  app.add_flag("--resume", resume, "Continue the samples.csv files in --out")->needs(out_option);
 }
 
 template <class Body>

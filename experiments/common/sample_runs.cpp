@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "experiments/common/datasets.h"
+#include "experiments/common/model_io.h"
 #include "experiments/common/statistics.h"
 #include "experiments/common/training.h"
 #include "framework/autograd/node.h"
@@ -64,6 +65,7 @@ AttackData load_attack_data(const nlohmann::json& metadata, const std::string& d
                           .labels = metadata.value("labels", std::string("true")),
                           .limit = indices.empty() ? n : 0};
   AttackData data{load_dataset(choice, split), {}};
+  check_data_fits(model_config(metadata, "the checkpoint"), data.d);
   if (!indices.empty()) {
     data.samples = read_indices(indices, data.d.size());
     return data;

@@ -14,6 +14,15 @@
 
 namespace oa::math {
 
+// NaN goes through every max, min and ReLU, as in PyTorch, so that a broken input or weight
+// shows as NaN rather than as a plausible number. x != x holds for NaN only.
+template <class T> OA_HOST_DEVICE bool is_nan(T x) { return x != x; }
+// Whether `candidate` replaces `best` as the running maximum: when it is larger, or the first
+// NaN (a NaN already there stays).
+template <class T> OA_HOST_DEVICE bool beats_max(T candidate, T best) {
+  return candidate > best || (is_nan(candidate) && !is_nan(best));
+}
+
 struct Neg {
   template <class T> OA_HOST_DEVICE T forward(T x) const { return -x; }
   template <class T> OA_HOST_DEVICE T backward(T, T) const { return T(-1); }
@@ -42,9 +51,9 @@ struct Square {  // d/dx x^2 = 2x
   template <class T> OA_HOST_DEVICE T forward(T x) const { return x * x; }
   template <class T> OA_HOST_DEVICE T backward(T x, T) const { return T(2) * x; }
 };
-struct Relu {  // d/dx max(x, 0) = [x > 0]
-  template <class T> OA_HOST_DEVICE T forward(T x) const { return x > T(0) ? x : T(0); }
-  template <class T> OA_HOST_DEVICE T backward(T x, T) const { return x > T(0) ? T(1) : T(0); }
+struct Relu {  // d/dx max(x, 0) = [x > 0]; NaN stays NaN and passes its gradient on, as in PyTorch
+  template <class T> OA_HOST_DEVICE T forward(T x) const { return x > T(0) || is_nan(x) ? x : T(0); }
+  template <class T> OA_HOST_DEVICE T backward(T x, T) const { return x > T(0) || is_nan(x) ? T(1) : T(0); }
 };
 struct Sign {  // -1, 0 or 1; piecewise constant: derivative 0 (PyTorch's choice at 0 too)
   template <class T> OA_HOST_DEVICE T forward(T x) const { return T((x > T(0)) - (x < T(0))); }
@@ -95,16 +104,18 @@ struct Div {  // d(a/b)/da = 1/b,  d(a/b)/db = -a/b^2
   template <class T> OA_HOST_DEVICE T d_a(T, T b) const { return T(1) / b; }
   template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return -a / (b * b); }
 };
-struct Maximum {  // the gradient goes to the larger operand (to a on ties)
-  template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return a >= b ? a : b; }
-  template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return a >= b ? T(1) : T(0); }
-  template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return a >= b ? T(0) : T(1); }
+struct Maximum {  // the gradient goes to the operand taken: the larger (a on ties), or a NaN (a if both)
+  template <class T> OA_HOST_DEVICE static bool takes_a(T a, T b) { return a >= b || is_nan(a); }
+  template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return takes_a(a, b) ? a : b; }
+  template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return takes_a(a, b) ? T(1) : T(0); }
+  template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return takes_a(a, b) ? T(0) : T(1); }
 };
 
-struct Minimum {  // the gradient goes to the smaller operand (to a on ties)
-  template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return a <= b ? a : b; }
-  template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return a <= b ? T(1) : T(0); }
-  template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return a <= b ? T(0) : T(1); }
+struct Minimum {  // the gradient goes to the operand taken: the smaller (a on ties), or a NaN (a if both)
+  template <class T> OA_HOST_DEVICE static bool takes_a(T a, T b) { return a <= b || is_nan(a); }
+  template <class T> OA_HOST_DEVICE T forward(T a, T b) const { return takes_a(a, b) ? a : b; }
+  template <class T> OA_HOST_DEVICE T d_a(T a, T b) const { return takes_a(a, b) ? T(1) : T(0); }
+  template <class T> OA_HOST_DEVICE T d_b(T a, T b) const { return takes_a(a, b) ? T(0) : T(1); }
 };
 
 // The backward of a binary op, one operand at a time: grad * d out / d a (or / d b).

@@ -11,8 +11,8 @@ namespace oa::backend {
 
 // The largest value of the window of output pixel (oh, ow) inside one image plane, and in
 // *arg its flat index ih * W + iw in the plane. Positions in the padding are skipped. Strictly
-// greater wins, so the first maximum is kept; the first element is taken whatever it is (so a
-// NaN there stays).
+// greater wins, so the first maximum is kept; the first element is taken whatever it is, and
+// the first NaN stays (math::beats_max), as in PyTorch.
 template <class T>
 OA_HOST_DEVICE inline T window_max(const T* plane, const Pool2dGeometry& g, std::int64_t oh, std::int64_t ow,
                                    std::int64_t* arg) {
@@ -25,7 +25,7 @@ OA_HOST_DEVICE inline T window_max(const T* plane, const Pool2dGeometry& g, std:
       const std::int64_t iw = ow * g.stride - g.padding + kw;
       if (iw < 0 || iw >= g.in_w) continue;
       const T v = plane[ih * g.in_w + iw];
-      if (v > best || *arg < 0) {
+      if (math::beats_max(v, best) || *arg < 0) {
         best = v;
         *arg = ih * g.in_w + iw;
       }

@@ -169,7 +169,7 @@ struct FirstOptions {
   bool restarts = true;  // recorded, not a flag
   template <class Self, class Visit>
   static void fields(Self& o, Visit&& visit) {
-    visit("steps", o.steps, Flag{"--steps", "steps of both", CLI::PositiveNumber});
+    visit("steps", o.steps, Flag{"--steps", "steps of both", Positive});
     visit("rate", o.rate, Flag{"--rate", "first: the rate", std::nullopt, false});
     visit("restarts", o.restarts);
   }
@@ -178,7 +178,7 @@ struct SecondOptions {
   std::int64_t steps = 20;
   template <class Self, class Visit>
   static void fields(Self& o, Visit&& visit) {
-    visit("steps", o.steps, Flag{"--steps", "steps of both", CLI::PositiveNumber});
+    visit("steps", o.steps, Flag{"--steps", "steps of both", Positive});
   }
 };
 
@@ -204,4 +204,25 @@ TEST_CASE("record: options declare their flags once; a shared flag sets every op
   CHECK(to_json(first).dump() == R"({"rate":0.5,"restarts":true,"steps":7})");
   const char* bad[] = {"test", "--steps", "0"};
   CHECK_THROWS_AS(app.parse(3, bad), CLI::ValidationError);  // the flag's check
+}
+
+TEST_CASE("cli: Positive and NonNegative refuse out-of-range values, NaN and non-numbers in one short message") {
+  const auto message = [](const CLI::Validator& check, const char* command_line) -> std::string {
+    CLI::App app;
+    double value = 1.0;
+    app.add_option("--value", value)->check(check);
+    try {
+      app.parse(command_line, false);
+    } catch (const CLI::ValidationError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(message(Positive, "--value 0") == "--value: Value 0 is not above 0");
+  CHECK(message(Positive, "--value -2.5") == "--value: Value -2.5 is not above 0");
+  CHECK(message(Positive, "--value nan") == "--value: Value nan is not above 0");
+  CHECK(message(Positive, "--value 3e-300") == "");
+  CHECK(message(NonNegative, "--value 0") == "");
+  CHECK(message(NonNegative, "--value -1") == "--value: Value -1 is not 0 or above");
+  CHECK(message(NonNegative, "--value -inf") == "--value: Value -inf is not 0 or above");
 }

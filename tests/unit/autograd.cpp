@@ -2,6 +2,7 @@
 // which tensors keep gradients, and that frozen parameters cost no gradient kernels.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -234,6 +235,11 @@ TEST_CASE("autograd: conventions at kinks and ties (as in PyTorch)") {
     return x.grad().to_vector<float>();
   };
   CHECK(grad_of(oa::relu) == std::vector<float>{0, 0, 1});  // relu'(0) = 0
+  {  // relu passes the gradient of a NaN on, as PyTorch's threshold_backward does
+    Tensor x = leaf({std::numeric_limits<float>::quiet_NaN(), -1});
+    oa::sum(oa::relu(x)).backward();
+    CHECK(x.grad().to_vector<float>() == std::vector<float>{1, 0});
+  }
   CHECK(grad_of(oa::abs) == std::vector<float>{-1, 0, 1});  // abs'(0) = 0
   // Values at the clamp bounds count as inside.
   CHECK(grad_of([](const Tensor& x) { return oa::clamp(x, -1, 2); }) == std::vector<float>{1, 1, 1});

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -251,6 +252,31 @@ TEST_CASE("forward: gather, one_hot and margin") {
   // margin = z[y] - max of the other logits: 3 - 2 (correct) and 4 - 5 (misclassified).
   check_values(oa::margin(z, y), {1, -1});
   check_values(oa::margin(z, labels({0, 0})), {-2, 1});
+}
+
+TEST_CASE("forward: NaN goes through relu, maximum, minimum, clamp, max, max_pool2d and margin (as in PyTorch)") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Which entries of a result are NaN.
+  const auto nans = [](const Tensor& t) {
+    std::vector<bool> out;
+    for (const float v : t.to_vector<float>()) out.push_back(std::isnan(v));
+    return out;
+  };
+  const Tensor x = f32({nan, -1, 2}, {3});
+  CHECK(nans(oa::relu(x)) == std::vector<bool>{true, false, false});
+  CHECK(nans(oa::clamp(x, 0, 1)) == std::vector<bool>{true, false, false});
+  const Tensor zeros = f32({0, 0, 0}, {3});
+  for (const auto& [a, b] : {std::pair{x, zeros}, std::pair{zeros, x}}) {  // NaN as either operand
+    CHECK(nans(oa::maximum(a, b)) == std::vector<bool>{true, false, false});
+    CHECK(nans(oa::minimum(a, b)) == std::vector<bool>{true, false, false});
+  }
+  // max over a row with a NaN after its maximum: NaN, at the NaN's index.
+  const Tensor rows = f32({1, 3, nan, 2, 4, 0}, {2, 3});
+  CHECK(nans(oa::max(rows, 1)) == std::vector<bool>{true, false});
+  // a 2x2 plane pooled whole: the NaN in its second place is the result
+  CHECK(nans(oa::max_pool2d(f32({1, nan, 3, 4}, {1, 1, 2, 2}), 2, 2)) == std::vector<bool>{true});
+  // margin: a NaN among the other logits (not the first) makes the margin NaN
+  CHECK(nans(oa::margin(f32({5, 1, nan, 2}, {1, 4}), labels({0}))) == std::vector<bool>{true});
 }
 
 TEST_CASE("forward: batch_norm2d training uses batch statistics and updates the running ones") {

@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "framework/backend/cpu/kernels.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cpu {
 
@@ -15,7 +16,7 @@ void margin_forward(const Tensor& x, const Tensor& labels, Tensor& margin, Tenso
       T best = -std::numeric_limits<T>::infinity();
       std::int64_t arg = -1;
       for (std::int64_t j = 0; j < cols; ++j)
-        if (j != py[i] && (px[i * cols + j] > best || arg < 0)) best = px[i * cols + j], arg = j;
+        if (j != py[i] && (math::beats_max(px[i * cols + j], best) || arg < 0)) best = px[i * cols + j], arg = j;
       margin.data<T>()[i] = px[i * cols + py[i]] - best;
       runner_up.data<std::int64_t>()[i] = arg;
     }

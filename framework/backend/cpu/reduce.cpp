@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "framework/backend/cpu/kernels.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cpu {
 
@@ -51,7 +52,7 @@ void max_dim(const Tensor& x, int dim, Tensor& values, Tensor& indices) {
         std::int64_t arg = 0;
         for (std::int64_t k = 0; k < s.n; ++k) {
           const T v = px[(o * s.n + k) * s.inner + in];
-          if (v > best) best = v, arg = k;  // first maximum wins, as in PyTorch
+          if (math::beats_max(v, best)) best = v, arg = k;  // the first maximum or NaN wins, as in PyTorch
         }
         pv[o * s.inner + in] = best;
         pi[o * s.inner + in] = arg;

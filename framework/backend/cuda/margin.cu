@@ -6,6 +6,7 @@
 
 #include "framework/backend/cuda/context.h"
 #include "framework/backend/cuda/kernels.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cuda {
 
@@ -13,7 +14,8 @@ namespace {
 
 // margin[i] = x[i, y_i] - max_{j != y_i} x[i, j], runner_up[i] = that j. One thread per row
 // runs the CPU's loop as it is, so the runner-up is the same: the first of equal maxima, and
-// the first candidate column is taken whatever its value (even -inf or NaN).
+// the first candidate column is taken whatever its value (even -inf or NaN), and the first NaN
+// stays (math::beats_max).
 template <class T>
 __global__ void margin_forward_kernel(const T* x, const std::int64_t* labels, T* margin, std::int64_t* runner_up,
                                       std::int64_t rows, std::int64_t cols) {
@@ -23,7 +25,7 @@ __global__ void margin_forward_kernel(const T* x, const std::int64_t* labels, T*
     T best = -static_cast<T>(INFINITY);
     std::int64_t arg = -1;
     for (std::int64_t j = 0; j < cols; ++j)
-      if (j != label && (row[j] > best || arg < 0)) best = row[j], arg = j;
+      if (j != label && (math::beats_max(row[j], best) || arg < 0)) best = row[j], arg = j;
     margin[i] = row[label] - best;
     runner_up[i] = arg;
   }

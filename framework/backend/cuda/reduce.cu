@@ -8,6 +8,7 @@
 
 #include "framework/backend/cuda/context.h"
 #include "framework/backend/cuda/kernels.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cuda {
 
@@ -184,8 +185,8 @@ ExpandIndex make_expand_index(const Shape& x_shape, const Shape& out_shape) {
 
 // ---- max_dim -------------------------------------------------------------------------------
 
-// values[o, in] = max_k x[o, k, in], indices[o, in] = the first k reaching it (a strict >
-// from -inf, as on the CPU: NaNs are never picked). One thread per output element.
+// values[o, in] = max_k x[o, k, in], indices[o, in] = the first k reaching it (the CPU's rule,
+// math::beats_max from -inf: the first NaN wins). One thread per output element.
 template <class T>
 __global__ void max_dim_kernel(const T* x, T* values, std::int64_t* indices, DimSplit s) {
   const std::int64_t n_out = s.outer * s.inner;
@@ -195,7 +196,7 @@ __global__ void max_dim_kernel(const T* x, T* values, std::int64_t* indices, Dim
     std::int64_t arg = 0;
     for (std::int64_t k = 0; k < s.n; ++k) {
       const T v = x[(o * s.n + k) * s.inner + in];
-      if (v > best) best = v, arg = k;
+      if (math::beats_max(v, best)) best = v, arg = k;
     }
     values[i] = best;
     indices[i] = arg;
