@@ -25,6 +25,9 @@ p { margin: 8px 0; max-width: 78ch; }
 p.how { background: #f4f6fa; border-left: 3px solid #9fb3d1; padding: 8px 12px; font-size: 14px; color: #333; }
 p.warn { color: var(--bad); font-weight: 600; }
 p.muted { color: var(--muted); }
+p.subhead { font-weight: 600; font-size: 16px; margin-top: 22px; }
+.table-wrap { overflow-x: auto; }
+tr.aside td { color: var(--muted); }
 table { border-collapse: collapse; margin: 10px 0 18px; font-size: 13.5px; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; color: #333; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
@@ -33,7 +36,9 @@ td.num { text-align: right; white-space: nowrap; }
 td.good { color: var(--good); font-weight: 700; white-space: nowrap; }
 td.bad { color: var(--bad); font-weight: 700; white-space: nowrap; }
 td.mid { color: var(--mid); font-weight: 700; white-space: nowrap; }
-td.muted { color: var(--muted); }
+td.muted { color: var(--muted); font-size: 13px; }
+td.stat { font-size: 13px; }
+table.wide { width: 100%; }
 td.strong { font-weight: 700; }
 tr.memo td { background: #f6f0fa; font-style: italic; }
 tr.bad td { background: #fdecec; }
@@ -43,6 +48,13 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
 @media print { body { background: #fff; } main { padding: 0; } }
 )";
 
+// Text with each line break replaced by `tag`.
+std::string with_line_breaks(const std::string& text, const std::string& tag) {
+  std::string out;
+  for (char c : text) out += c == '\n' ? tag : std::string(1, c);
+  return out;
+}
+
 std::string html_paragraph(const Paragraph& p) {
   const std::string lead = p.lead.empty() ? "" : "<strong>" + escape_xml(p.lead) + "</strong> ";
   const std::string style = p.style.empty() ? "" : fmt::format(" class=\"{}\"", p.style);
@@ -50,7 +62,8 @@ std::string html_paragraph(const Paragraph& p) {
 }
 
 std::string html_table(const Table& t) {
-  std::string html = "<table>\n";
+  std::string html = "<div class=\"table-wrap\">";
+  html += t.css_class.empty() ? "<table>\n" : fmt::format("<table class=\"{}\">\n", t.css_class);
   if (!t.caption.empty()) html += "<caption>" + escape_xml(t.caption) + "</caption>\n";
   html += "<thead><tr>";
   for (const auto& h : t.header) html += "<th>" + escape_xml(h) + "</th>";
@@ -60,17 +73,18 @@ std::string html_table(const Table& t) {
     html += row_class.empty() ? "<tr>" : fmt::format("<tr class=\"{}\">", row_class);
     for (const auto& cell : t.rows[r]) {
       html += cell.css_class.empty() ? "<td>" : fmt::format("<td class=\"{}\">", cell.css_class);
-      html += escape_xml(cell.text) + "</td>";
+      html += with_line_breaks(escape_xml(cell.text), "<br>") + "</td>";
     }
     html += "</tr>\n";
   }
-  return html + "</tbody>\n</table>\n";
+  return html + "</tbody>\n</table></div>\n";
 }
 
-// A Markdown table cell: pipes escaped, line breaks flattened, verdict colours as bold.
+// A Markdown table cell: pipes escaped, line breaks as <br>, verdict colours as bold.
 std::string markdown_cell(const Cell& cell) {
   std::string text;
-  for (char c : cell.text) text += c == '|' ? std::string("\\|") : c == '\n' ? std::string(" ") : std::string(1, c);
+  for (char c : cell.text) text += c == '|' ? std::string("\\|") : std::string(1, c);
+  text = with_line_breaks(text, "<br>");
   const bool strong = cell.css_class == "good" || cell.css_class == "bad" || cell.css_class == "mid";
   return strong && !text.empty() ? "**" + text + "**" : text;
 }
@@ -129,9 +143,13 @@ std::string render_markdown(const Document& document) {
   for (const auto& section : document.sections) {
     md += "## " + section.title + "\n\n";
     for (const auto& block : section.blocks) {
-      if (const auto* p = std::get_if<Paragraph>(&block))
-        md += (p->lead.empty() ? "" : "**" + p->lead + "** ") + (p->style == "warn" ? "**" + p->text + "**" : p->text) +
-              "\n\n";
+      if (const auto* p = std::get_if<Paragraph>(&block)) {
+        if (p->style == "subhead")
+          md += "### " + p->text + "\n\n";
+        else
+          md += (p->lead.empty() ? "" : "**" + p->lead + "** ") + (p->style == "warn" ? "**" + p->text + "**" : p->text) +
+                "\n\n";
+      }
       if (const auto* t = std::get_if<Table>(&block)) md += markdown_table(*t);
       if (const auto* f = std::get_if<Figures>(&block))
         md += fmt::format("*({} plot{} in report.html.)*\n\n", f->svgs.size(), f->svgs.size() == 1 ? "" : "s");

@@ -9,8 +9,9 @@
 
 namespace oa::study {
 
-// A table cell. css_class colours or aligns it in the HTML ("good", "bad", "muted", "num",
-// "memo"); in Markdown "good"/"bad" cells are written in bold.
+// A table cell (a line break in its text breaks the line). css_class colours or aligns it in
+// the HTML ("good", "bad", "mid", "muted", "num", "strong", "stat"); in Markdown the verdict
+// colours ("good", "bad", "mid") are written in bold.
 struct Cell {
   std::string text;
   std::string css_class;
@@ -19,14 +20,17 @@ struct Cell {
 };
 
 struct Table {
+  Table(std::string caption_, std::vector<std::string> header_)
+      : caption(std::move(caption_)), header(std::move(header_)) {}
   std::string caption;
   std::vector<std::string> header;
   std::vector<std::vector<Cell>> rows;
-  std::vector<std::string> row_classes;  // empty, or one class per row ("memo", "bad")
+  std::vector<std::string> row_classes;  // empty, or one class per row ("memo", "bad", "aside")
+  std::string css_class;                 // "wide": the full width of the page
 };
 
 // A paragraph; `lead` is set in bold before it ("How to read this."). Style "how" sets the
-// paragraph apart as reading help, "warn" in red, "muted" in grey.
+// paragraph apart as reading help, "warn" in red, "muted" in grey, "subhead" as a heading.
 struct Paragraph {
   std::string text;
   std::string lead;

@@ -21,7 +21,7 @@ std::string number(double value, int significant) {
 }
 
 std::string interval(double low, double high, int significant) {
-  return "[" + number(low, significant) + ", " + number(high, significant) + "]";
+  return fmt::format("[{}, {}]", number(low, significant), number(high, significant));
 }
 
 std::string percent(double fraction) {

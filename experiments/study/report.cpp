@@ -25,7 +25,7 @@ const std::string kCapacityLabel = "nonzero parameters";
 // Colours: before/after fine-tuning (and train/test accuracy) in blue/orange, the
 // memorisation control in purple; the OutlierAttack's sets S red, R grey, M blue.
 const std::string kBlue = "#2c62a8", kOrange = "#d9731a", kGreen = "#2a8c55", kPurple = "#8e3fae", kRed = "#c62828",
-                  kGrey = "#808080";
+                  kGrey = "#808080", kLightPurple = "#c9a3dc";
 
 const std::vector<std::string> kStages = {"before", "after"}, kSplits = {"test", "train"}, kNorms = {"l2", "linf"};
 
@@ -126,8 +126,10 @@ Paragraph not_run(std::string text) { return {std::move(text), "Not run.", "mute
 
 Cell number_cell(double value, int significant = 3) { return {number(value, significant), "num"}; }
 Cell p_cell(double p) { return {number(p, 2), p < kAlpha ? "num strong" : "num"}; }
+// An estimate with its interval on a second line.
 Cell ci_cell(double estimate, double low, double high) {
-  return {std::isfinite(estimate) ? number(estimate) + " " + interval(low, high) : "–", "num"};
+  if (!std::isfinite(estimate)) return {"–", "num"};
+  return {std::isfinite(low) ? number(estimate) + "\n" + interval(low, high) : number(estimate), "num"};
 }
 Cell verdict_cell(const std::string& verdict) {
   return {verdict, verdict == "supported" ? "good" : verdict == "not supported" ? "bad" : "mid"};
@@ -137,10 +139,21 @@ Cell verdict_cell(const std::string& verdict) {
 
 Section verdict_section(const std::vector<Verdict>& verdicts) {
   Section s{"verdicts", "Verdicts", {}};
-  Table t{"", {"", "Hypothesis", "Verdict", "Statistic", "Why"}, {}, {}};
+  Table t{"", {"", "Hypothesis", "Verdict", "Statistic", "Why"}};
+  t.css_class = "wide";
+  // One line per ladder, norm or pair.
+  const auto lines = [](const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const bool separator = text.compare(i, 2, "; ") == 0;
+      out += separator ? '\n' : text[i];
+      i += separator;
+    }
+    return out;
+  };
   for (const auto& v : verdicts)
-    t.rows.push_back({Cell(v.id), Cell(v.statement), verdict_cell(v.verdict), Cell(v.statistic),
-                      Cell(v.details.value("reason", ""), "muted")});
+    t.rows.push_back({Cell(v.id), Cell(v.statement), verdict_cell(v.verdict), Cell(lines(v.statistic), "stat"),
+                      Cell(lines(v.details.value("reason", "")), "muted")});
   s.blocks.push_back(t);
   s.blocks.push_back(how_to_read(
       "Each hypothesis of the proposal is tested at alpha = 0.05 on the numbers below. 'Supported' and 'not "
@@ -159,7 +172,7 @@ Section checks_section(const json& results) {
     s.blocks.push_back(not_run("No sanity checks in results.json."));
     return s;
   }
-  Table t{"", {"Check", "Model", "Result", "Detail"}, {}, {}};
+  Table t{"", {"Check", "Model", "Result", "Detail"}};
   int failed = 0;
   for (const json* check : checks) {
     const json* passed_node = find(*check, {"passed"});
@@ -200,17 +213,18 @@ Section accuracy_section(const json& results) {
     return Value{number_at(m, {"train_accuracy"}) - number_at(m, {"test_accuracy"})};
   };
   Figures figures;
-  Table t{"", {"Ladder", "Model", "x", "Capacity", "Train accuracy", "Test accuracy", "Gap (train - test)"}, {}, {}};
+  Table t{"", {"Ladder", "Model", "x", "Capacity", "Train accuracy", "Test accuracy", "Gap (train - test)"}};
   for (const json* ladder : ladders) {
     const std::string name = text_at(*ladder, {"name"}, "ladder");
     const auto models = ladder_models(*ladder);
     Plot acc = capacity_plot(name + ": accuracy", "accuracy");
+    acc.y_max = 1;
     acc.series.push_back(model_series(models, style("train", kBlue), accuracy("train_accuracy")));
     acc.series.push_back(model_series(models, style("test", kOrange), accuracy("test_accuracy")));
     if (memo) {
       acc.series.push_back(model_series({memo}, memo_style("memorisation control, train"), accuracy("train_accuracy")));
       Series memo_test = memo_style("memorisation control, test");
-      memo_test.color = "#c9a3dc";
+      memo_test.color = kLightPurple;
       acc.series.push_back(model_series({memo}, memo_test, accuracy("test_accuracy")));
     }
     Plot gaps = capacity_plot(name + ": train-test gap", "train accuracy - test accuracy");
@@ -242,23 +256,56 @@ Section accuracy_section(const json& results) {
   return s;
 }
 
-// The trend cells of H2 or H3 (verdict details) as a table.
+// The trend cells of H2 or H3 (verdict details) as a table; the train rows, which do not decide,
+// in grey.
 Table trend_table(const Verdict& v) {
   Table t{v.id + ": per-sample trend of the minimal distance against ln(capacity)",
-          {"Cell", "Models", "Paired samples", "Mean slope", "95% CI", "Kendall tau of means (p)", "Verdict", "Why"},
-          {},
-          {}};
-  if (!v.details.contains("cells")) return t;
-  for (const auto& cell : v.details["cells"]) {
+          {"Ladder", "Norm", "Split", "Models", "Paired samples", "Mean slope [95% CI]", "Kendall tau of means (p)",
+           "Verdict", "Why"}};
+  for (const auto& cell : v.details.value("cells", json::array())) {
     const auto ci = cell.value("ci95", json::array());
     const double tau = cell.value("kendall_tau_of_means", kNaN), tau_p = cell.value("kendall_p_of_means", kNaN);
-    t.rows.push_back({Cell(cell.value("label", "")), Cell(std::to_string(cell.value("models", json::array()).size()), "num"),
+    const std::string split = cell.value("split", "");
+    t.rows.push_back({Cell(cell.value("ladder", "")), Cell(cell.value("norm", "") == "l2" ? "L2" : "Linf"), Cell(split),
+                      Cell(std::to_string(cell.value("models", json::array()).size()), "num"),
                       Cell(cell.contains("paired_samples") ? cell["paired_samples"].dump() : "–", "num"),
-                      number_cell(cell.value("mean_slope", kNaN)),
-                      Cell(ci.size() == 2 ? interval(ci[0].get<double>(), ci[1].get<double>()) : "–", "num"),
+                      ci_cell(cell.value("mean_slope", kNaN), ci.size() == 2 ? ci[0].get<double>() : kNaN,
+                              ci.size() == 2 ? ci[1].get<double>() : kNaN),
                       Cell(std::isfinite(tau) ? number(tau) + " (" + number(tau_p, 2) + ")" : "–", "num"),
                       verdict_cell(cell.value("verdict", "")), Cell(cell.value("reason", ""), "muted")});
+    t.row_classes.push_back(split == "train" ? "aside" : "");
   }
+  return t;
+}
+
+// The numbers behind a ladder's distance plots: per model, stage and split, the samples, the
+// successes and the mean and median distance with their intervals; the memorisation control last.
+Table distance_table(const std::string& ladder_name, const std::vector<const json*>& models, const json* memo,
+                     DistanceSummaries& summaries) {
+  Table t{ladder_name + ": successful attacks and their minimal distances (bootstrap 95% intervals)",
+          {"Model", "Capacity", "Stage", "Split", "Samples", "Attacked", "L2 broken", "L2 mean", "L2 median",
+           "Linf broken", "Linf mean", "Linf median"}};
+  const auto add_rows = [&](const json& model, const std::string& row_class) {
+    for (const auto& stage : kStages)
+      for (const auto& split : kSplits) {
+        if (!model_distances(model, stage, split)) continue;
+        std::vector<Cell> row = {Cell(text_at(model, {"name"})), Cell(capacity_text(number_at(model, {"capacity"})), "num"),
+                                 Cell(stage), Cell(split)};
+        const auto& l2 = summaries.get(model, stage, split, "l2");
+        row.push_back(Cell(std::to_string(l2.distances.samples), "num"));
+        row.push_back(Cell(l2.distances.attacked >= 0 ? std::to_string(l2.distances.attacked) : "–", "num"));
+        for (const auto& norm : kNorms) {
+          const auto& d = summaries.get(model, stage, split, norm).summary;
+          row.push_back(Cell(std::to_string(d.count), "num"));
+          row.push_back(d.count ? ci_cell(d.mean, d.mean_ci_low, d.mean_ci_high) : Cell("–", "num"));
+          row.push_back(d.count ? ci_cell(d.median, d.median_ci_low, d.median_ci_high) : Cell("–", "num"));
+        }
+        t.rows.push_back(row);
+        t.row_classes.push_back(row_class);
+      }
+  };
+  for (const json* model : models) add_rows(*model, "");
+  if (memo) add_rows(*memo, "memo");
   return t;
 }
 
@@ -282,6 +329,7 @@ Section distance_section(const json& results, DistanceSummaries& summaries, cons
         const std::string statistic = median ? "median" : "mean";
         Plot p = capacity_plot(fmt::format("{}: {} minimal {} distance", name, statistic, norm_name(norm)),
                                fmt::format("{} {} distance", statistic, norm_name(norm)));
+        p.y_min = 0;
         const auto value = [&](const std::string& stage, const std::string& split) {
           return [&, stage, split](const json& model) {
             const auto& sum = summaries.get(model, stage, split, norm).summary;
@@ -301,49 +349,17 @@ Section distance_section(const json& results, DistanceSummaries& summaries, cons
           }
         }
         if (memo)
-          for (const auto& split : kSplits)
-            p.series.push_back(model_series({memo}, memo_style("memorisation, " + split, split == "test" ? -3 : 3),
-                                            value("before", split)));
+          for (const auto& split : kSplits) {
+            Series memo_point = memo_style("memorisation, " + split, split == "test" ? -3 : 3);
+            if (split == "train") memo_point.color = kLightPurple;
+            p.series.push_back(model_series({memo}, memo_point, value("before", split)));
+          }
         figures.svgs.push_back(render_svg(p));
       }
-    s.blocks.push_back(Paragraph{name, "", ""});
+    s.blocks.push_back(Paragraph{name, "", "subhead"});
     s.blocks.push_back(figures);
+    s.blocks.push_back(distance_table(name, models, memo, summaries));
   }
-
-  // The numbers behind the plots.
-  Table t{"Successful attacks and their minimal distances (bootstrap 95% intervals)",
-          {"Ladder", "Model", "Capacity", "Stage", "Split", "Samples", "Attacked", "L2 successes", "L2 mean",
-           "L2 median", "Linf successes", "Linf mean", "Linf median"},
-          {},
-          {}};
-  const auto add_rows = [&](const std::string& ladder_name, const json& model, const std::string& row_class) {
-    for (const auto& stage : kStages)
-      for (const auto& split : kSplits) {
-        if (!model_distances(model, stage, split)) continue;
-        std::vector<Cell> row = {Cell(ladder_name), Cell(text_at(model, {"name"})),
-                                 Cell(capacity_text(number_at(model, {"capacity"})), "num"), Cell(stage), Cell(split)};
-        const auto& l2 = summaries.get(model, stage, split, "l2");
-        row.push_back(Cell(std::to_string(l2.distances.samples), "num"));
-        row.push_back(Cell(l2.distances.attacked >= 0 ? std::to_string(l2.distances.attacked) : "–", "num"));
-        for (const auto& norm : kNorms) {
-          const auto& d = summaries.get(model, stage, split, norm);
-          row.push_back(Cell(std::to_string(d.summary.count), "num"));
-          if (d.summary.count == 0) {
-            row.push_back(Cell("–", "num"));
-            row.push_back(Cell("–", "num"));
-            continue;
-          }
-          row.push_back(ci_cell(d.summary.mean, d.summary.mean_ci_low, d.summary.mean_ci_high));
-          row.push_back(ci_cell(d.summary.median, d.summary.median_ci_low, d.summary.median_ci_high));
-        }
-        t.rows.push_back(row);
-        t.row_classes.push_back(row_class);
-      }
-  };
-  for (const json* ladder : ladders)
-    for (const json* model : ladder_models(*ladder)) add_rows(text_at(*ladder, {"name"}, "ladder"), *model, "");
-  if (memo) add_rows("memorisation control", *memo, "memo");
-  s.blocks.push_back(t);
   s.blocks.push_back(trend_table(h2));
   if (after)
     s.blocks.push_back(trend_table(h3));
@@ -373,7 +389,7 @@ Section robust_section(const json& results, const Verdict& h3) {
     return [stage](const json& m) { return Value{number_at(m, {"robust_accuracy", stage})}; };
   };
   Figures figures;
-  Table t{"", {"Ladder", "Model", "Capacity", "eps", "Before", "After", "Adversarial examples seen"}, {}, {}};
+  Table t{"", {"Ladder", "Model", "Capacity", "eps", "Before", "After", "Adversarial examples seen"}};
   const auto add_row = [&](const std::string& ladder_name, const json& m, const std::string& row_class) {
     t.rows.push_back({Cell(ladder_name), Cell(text_at(m, {"name"})), Cell(capacity_text(number_at(m, {"capacity"})), "num"),
                       number_cell(number_at(m, {"robust_accuracy", "eps"})),
@@ -398,7 +414,7 @@ Section robust_section(const json& results, const Verdict& h3) {
   if (memo && find(*memo, {"robust_accuracy"})) add_row("memorisation control", *memo, "memo");
   s.blocks.push_back(figures);
   s.blocks.push_back(t);
-  Table trend{"Kendall tau of robust accuracy against capacity", {"Ladder", "Stage", "Models", "tau", "p"}, {}, {}};
+  Table trend{"Kendall tau of robust accuracy against capacity", {"Ladder", "Stage", "Models", "tau", "p"}};
   for (const auto& cell : h3.details.value("robust_accuracy_vs_capacity", json::array()))
     trend.rows.push_back({Cell(cell.value("ladder", "")), Cell(cell.value("stage", "")),
                           Cell(cell["models"].dump(), "num"), number_cell(cell.value("kendall_tau", kNaN)),
@@ -444,13 +460,14 @@ std::string outlier_plot(const json& pair, const std::string& title) {
   return render_svg(p);
 }
 
-// The summary of a measure ({"mean", "median", "mean_ci95"}) as "median; mean [ci]".
+// The summary of a measure ({"mean", "median", "mean_ci95"}): the median, and the mean with its
+// interval on a second line.
 Cell measure_cell(const json& set, const char* key) {
   const double median = number_at(set, {key, "median"}), mean = number_at(set, {key, "mean"});
   const auto ci = array_at(set, {key, "mean_ci95"});
   std::string text = number(median);
   if (std::isfinite(mean))
-    text += "; " + number(mean) +
+    text += "\n" + number(mean) +
             (ci.size() == 2 && ci[0]->is_number() && ci[1]->is_number()
                  ? " " + interval(ci[0]->get<double>(), ci[1]->get<double>())
                  : "");
@@ -466,14 +483,12 @@ Section outlier_section(const json& results) {
   }
   for (const json* pair : pairs) {
     const std::string label = fmt::format("A = {} against B = {}", text_at(*pair, {"a"}, "A"), text_at(*pair, {"b"}, "B"));
-    s.blocks.push_back(Paragraph{label, "", ""});
+    s.blocks.push_back(Paragraph{label, "", "subhead"});
     s.blocks.push_back(Figures{{outlier_plot(*pair, label + ": success against queries")}});
 
     Table sets{label + ": the sets",
-               {"Set", "n", "Median margin", "Median queries", "RayS Linf: median; mean [95% CI]",
-                "White-box L2: median; mean [CI]", "White-box Linf: median; mean [CI]"},
-               {},
-               {}};
+               {"Set", "n", "Median margin", "Median queries", "RayS Linf: median, mean [95% CI]",
+                "White-box L2: median, mean [CI]", "White-box Linf: median, mean [CI]"}};
     for (const char* name : {"S", "R", "M", "S_test", "R_test", "M_test"}) {
       const json* set = find(*pair, {"sets", name});
       if (!set) continue;
@@ -484,9 +499,7 @@ Section outlier_section(const json& results) {
     s.blocks.push_back(sets);
 
     Table comparisons{label + ": comparisons (Holm-adjusted over the pair's family)",
-                      {"Measure", "Sets", "Test", "p", "Holm p", "Effect", "n"},
-                      {},
-                      {}};
+                      {"Measure", "Sets", "Test", "p", "Holm p", "Effect", "n"}};
     for (const json* c : array_at(*pair, {"comparisons"})) {
       std::string effect = "–";
       const auto shift_ci = array_at(*c, {"shift_ci95"});
@@ -543,9 +556,7 @@ Section memorisation_section(const json& results, const Verdict& h5) {
                         "samples",
                         cell.value("label", ""), number(cell.value("memorisation_median", kNaN)),
                         cell.value("memorisation_n", json(0)).dump()),
-            {"Model", "Median distance", "n", "Mann-Whitney p", "Holm p", "Shift (memorisation - model) [95% CI]"},
-            {},
-            {}};
+            {"Model", "Median distance", "n", "Mann-Whitney p", "Holm p", "Shift (memorisation - model) [95% CI]"}};
     for (const auto& c : cell.value("comparisons", json::array())) {
       const auto ci = c.value("shift_ci95", json::array());
       t.rows.push_back({Cell(c.value("model", "")), number_cell(c.value("median", kNaN)), Cell(c["n"].dump(), "num"),

@@ -138,13 +138,16 @@ std::vector<double> axis_ticks(double low, double high, bool log_scale) {
       if (v >= low && v <= high) inside.push_back(v);
     return inside.empty() ? ticks : inside;
   }
-  // About five steps of 1, 2 or 5 times a power of ten; the ticks enclose [low, high].
+  // About five steps of 1, 2 or 5 times a power of ten; the ticks enclose [low, high]. A tick is
+  // k * multiple * 10^e, divided by 10^-e when e < 0, so that 3 steps of 0.2 print as 0.6.
   const double raw = (high - low) / 5;
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
-  const double scaled = raw / power;
-  const double step = (scaled < 1.5 ? 1 : scaled < 3.5 ? 2 : scaled < 7.5 ? 5 : 10) * power;
+  const int e = static_cast<int>(std::floor(std::log10(raw)));
+  const double scaled = raw / std::pow(10.0, e);
+  const double multiple = scaled < 1.5 ? 1 : scaled < 3.5 ? 2 : scaled < 7.5 ? 5 : 10;
+  const auto tick = [&](double k) { return e >= 0 ? k * multiple * std::pow(10.0, e) : k * multiple / std::pow(10.0, -e); };
+  const double step = tick(1);
   const double first = std::floor(low / step + 1e-9), last = std::ceil(high / step - 1e-9);
-  for (double k = first; k <= last; ++k) ticks.push_back(k * step == 0 ? 0.0 : k * step);
+  for (double k = first; k <= last; ++k) ticks.push_back(k == 0 ? 0.0 : tick(k));
   return ticks;
 }
 
@@ -182,22 +185,20 @@ std::string render_svg(const Plot& plot) {
     x_axis.high = x_ticks.back();
   }
 
+  // The y range: a given end stays put; an end from the data gets 4% of air, so that no point
+  // sits on the frame, and is widened to the next round tick.
   Axis y_axis{.from = plot.height - kBottom, .to = kTop};
+  const bool fixed_low = std::isfinite(plot.y_min), fixed_high = std::isfinite(plot.y_max);
+  const double pad = ys.low == ys.high ? (ys.low == 0 ? 1 : std::abs(ys.low) * 0.1) : 0.04 * (ys.high - ys.low);
+  ys.low = fixed_low ? plot.y_min : ys.low - pad;
+  ys.high = fixed_high ? plot.y_max : ys.high + pad;
+  if (!(ys.high > ys.low)) ys.high = ys.low + 1;
+  const auto round_ticks = axis_ticks(ys.low, ys.high, false);
+  y_axis.low = fixed_low ? ys.low : round_ticks.front();
+  y_axis.high = fixed_high ? ys.high : round_ticks.back();
   std::vector<double> y_ticks;
-  if (std::isfinite(plot.y_min) && std::isfinite(plot.y_max) && plot.y_max > plot.y_min) {
-    y_axis.low = plot.y_min;
-    y_axis.high = plot.y_max;
-    for (double v : axis_ticks(plot.y_min, plot.y_max, false))
-      if (v >= plot.y_min - 1e-12 && v <= plot.y_max + 1e-12) y_ticks.push_back(v);
-  } else {
-    if (ys.low == ys.high) {
-      const double pad = ys.low == 0 ? 1 : std::abs(ys.low) * 0.1;
-      ys = {ys.low - pad, ys.high + pad};
-    }
-    y_ticks = axis_ticks(ys.low, ys.high, false);
-    y_axis.low = y_ticks.front();
-    y_axis.high = y_ticks.back();
-  }
+  for (double v : round_ticks)
+    if (v >= y_axis.low - 1e-12 && v <= y_axis.high + 1e-12) y_ticks.push_back(v);
   const auto clamp_y = [&](double v) { return std::clamp(v, y_axis.low, y_axis.high); };
 
   int legend_rows = 0;
@@ -223,13 +224,19 @@ std::string render_svg(const Plot& plot) {
                        "\n",
                        kLeft - 6, px(y), tick_label(v));
   }
+  // An x tick whose label would touch the previous one is left out (log axes crowd at the top of a decade).
+  double last_label_end = -INFINITY;
   for (double v : x_ticks) {
     const double x = x_axis(v);
+    const std::string label = tick_label(v);
+    const double half_width = 3.4 * static_cast<double>(label.size());
+    if (x - half_width < last_label_end + 8) continue;
+    last_label_end = x + half_width;
     svg += fmt::format(R"(<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#f0f0f0"/>)", px(x), px(x), kTop,
                        px(plot.height - kBottom));
     svg += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle" fill="#555">{}</text>)"
                        "\n",
-                       px(x), px(plot.height - kBottom + 16), tick_label(v));
+                       px(x), px(plot.height - kBottom + 16), label);
   }
   // The axes and their labels.
   svg += fmt::format(R"(<path d="M{l} {t} V{b} H{r}" fill="none" stroke="#444"/>)"

@@ -34,7 +34,7 @@ struct Plot {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   bool log_x = false;
-  // The y range; NaN: from the data (interval bars included), widened to round ticks.
+  // The ends of the y range; NaN: from the data (interval bars included), widened to a round tick.
   double y_min = std::numeric_limits<double>::quiet_NaN();
   double y_max = std::numeric_limits<double>::quiet_NaN();
   int width = 520;

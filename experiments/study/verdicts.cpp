@@ -54,16 +54,26 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
 }
 
 // The verdict of a hypothesis from its cells: those in `deciding` are combined
-// (combine_verdicts); the reason lists each of them with its own reason.
-void conclude(Verdict& v, const json& cells, const std::vector<std::string>& deciding_labels) {
-  std::vector<std::string> verdicts, reasons, statistics;
+// (combine_verdicts); the reason groups them by their own verdict and reason.
+void conclude(Verdict& v, const json& cells, const std::vector<std::string>& deciding) {
+  std::vector<std::string> verdicts, statistics, outcomes;
+  std::vector<std::vector<std::string>> labels_by_outcome;
   for (const auto& cell : cells) {
     const std::string label = cell.value("label", "");
-    if (std::find(deciding_labels.begin(), deciding_labels.end(), label) == deciding_labels.end()) continue;
+    if (std::find(deciding.begin(), deciding.end(), label) == deciding.end()) continue;
     verdicts.push_back(cell.value("verdict", kInconclusive));
-    reasons.push_back(fmt::format("{}: {} ({})", label, verdicts.back(), cell.value("reason", "")));
     statistics.push_back(cell.value("statistic", label + ": no statistic"));
+    const std::string outcome = fmt::format("{} ({})", verdicts.back(), cell.value("reason", ""));
+    const auto same = std::find(outcomes.begin(), outcomes.end(), outcome);
+    if (same == outcomes.end()) {
+      outcomes.push_back(outcome);
+      labels_by_outcome.push_back({label});
+    } else {
+      labels_by_outcome[same - outcomes.begin()].push_back(label);
+    }
   }
+  std::vector<std::string> reasons;
+  for (std::size_t k = 0; k < outcomes.size(); ++k) reasons.push_back(join(labels_by_outcome[k], ", ") + ": " + outcomes[k]);
   v.verdict = combine_verdicts(verdicts);
   v.statistic = join(statistics, "; ");
   v.details["cells"] = cells;
@@ -170,9 +180,9 @@ json distance_trend(const json& ladder, const std::string& stage, const std::str
   cell["model_means"] = model_means;
   cell["kendall_tau_of_means"] = tau.tau;
   cell["kendall_p_of_means"] = tau.p_value;
-  cell["statistic"] = fmt::format("{}: mean slope of {} distance per ln(capacity) = {} {}, n = {} samples x {} models",
-                                  cell["label"].get<std::string>(), norm_label(norm), number(mean), interval(low, high),
-                                  paired.size(), models.size());
+  cell["statistic"] = fmt::format("{}: mean per-sample slope vs ln(capacity) = {} {}, n = {} samples × {} models",
+                                  cell["label"].get<std::string>(), number(mean), interval(low, high), paired.size(),
+                                  models.size());
   if (high < 0) return decide(kSupported, "the distance grows as capacity falls");
   if (low > 0) return decide(kNotSupported, "the distance falls as capacity falls");
   if (tight) return decide(kNotSupported, "no trend: the interval contains 0 and rules out a 5% change across the ladder");
@@ -233,8 +243,7 @@ Verdict verdict_h1(const json& results) {
   const std::string deciding_kind = has_kind("prune") ? "prune" : has_kind("depth") ? "depth" : "";
 
   json cells = json::array();
-  std::vector<std::string> deciding;
-  std::vector<std::string> verdicts;
+  std::vector<std::string> deciding, statistics, shown;
   for (const json* ladder : ladders) {
     const std::string name = text_at(*ladder, {"name"}, "ladder"), kind = text_at(*ladder, {"kind"});
     std::vector<double> capacity, gap;
@@ -271,14 +280,19 @@ Verdict verdict_h1(const json& results) {
         reason = "no significant trend, and 4 models are too few to call it none";
       }
     }
-    // A ladder that does not decide can only contradict, by a significant reversal.
-    if (!decides && !reversed) verdict = kInconclusive;
     cell["verdict"] = verdict;
     cell["reason"] = reason;
     cells.push_back(cell);
-    deciding.push_back(name);
+    statistics.push_back(cell["statistic"]);
+    // A ladder that does not decide can only contradict, by a significant reversal.
+    if (decides || reversed)
+      deciding.push_back(name);
+    else
+      shown.push_back(fmt::format("{}: {} ({}), shown: it could only contradict", name, verdict, reason));
   }
   conclude(v, cells, deciding);
+  v.statistic = join(statistics, "; ");
+  if (!shown.empty()) v.details["reason"] = v.details["reason"].get<std::string>() + "; " + join(shown, "; ");
   return v;
 }
 
