@@ -30,8 +30,8 @@ p.subhead { font-weight: 600; font-size: 16px; margin-top: 22px; }
 tr.aside td { color: var(--muted); }
 table { border-collapse: collapse; margin: 10px 0 18px; font-size: 13.5px; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; color: #333; }
-th, td { padding: 4px 10px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
-th { border-bottom: 2px solid #999; font-weight: 600; white-space: nowrap; }
+th, td { padding: 4px 9px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
+th { border-bottom: 2px solid #999; font-weight: 600; vertical-align: bottom; }
 td.num { text-align: right; white-space: nowrap; }
 td.good { color: var(--good); font-weight: 700; white-space: nowrap; }
 td.bad { color: var(--bad); font-weight: 700; white-space: nowrap; }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -283,17 +284,17 @@ Table trend_table(const Verdict& v) {
 Table distance_table(const std::string& ladder_name, const std::vector<const json*>& models, const json* memo,
                      DistanceSummaries& summaries) {
   Table t{ladder_name + ": successful attacks and their minimal distances (bootstrap 95% intervals)",
-          {"Model", "Capacity", "Stage", "Split", "Samples", "Attacked", "L2 broken", "L2 mean", "L2 median",
-           "Linf broken", "Linf mean", "Linf median"}};
+          {"Model", "Stage, split", "Attacked / samples", "L2 broken", "L2 mean", "L2 median", "Linf broken",
+           "Linf mean", "Linf median"}};
   const auto add_rows = [&](const json& model, const std::string& row_class) {
     for (const auto& stage : kStages)
       for (const auto& split : kSplits) {
         if (!model_distances(model, stage, split)) continue;
-        std::vector<Cell> row = {Cell(text_at(model, {"name"})), Cell(capacity_text(number_at(model, {"capacity"})), "num"),
-                                 Cell(stage), Cell(split)};
-        const auto& l2 = summaries.get(model, stage, split, "l2");
-        row.push_back(Cell(std::to_string(l2.distances.samples), "num"));
-        row.push_back(Cell(l2.distances.attacked >= 0 ? std::to_string(l2.distances.attacked) : "–", "num"));
+        const auto& listed = summaries.get(model, stage, split, "l2").distances;
+        std::vector<Cell> row = {
+            Cell(text_at(model, {"name"})), Cell(stage + ",\u00a0" + split),  // no break inside
+            Cell(fmt::format("{} / {}", listed.attacked >= 0 ? std::to_string(listed.attacked) : "–", listed.samples),
+                 "num")};
         for (const auto& norm : kNorms) {
           const auto& d = summaries.get(model, stage, split, norm).summary;
           row.push_back(Cell(std::to_string(d.count), "num"));
@@ -369,8 +370,9 @@ Section distance_section(const json& results, DistanceSummaries& summaries, cons
       "For every sample an attack broke, the minimal distance is the smallest perturbation (best over the white-box "
       "attacks run) that changes the model's answer: larger means more robust. Blue is before, orange after "
       "adversarial fine-tuning; solid lines are test samples, dashed lines train samples; the bars are bootstrap 95% "
-      "intervals; purple squares are the memorisation control. Only successful attacks have a distance: 'Attacked' "
-      "counts the samples the model classified correctly (when run_study records it), 'successes' those broken. "
+      "intervals; purple squares are the memorisation control. Only successful attacks have a distance: 'Attacked / "
+      "samples' counts the samples the model classified correctly, hence attacked (a dash when results.json does not "
+      "say), and 'broken' those an attack succeeded on. "
       "The trend tables test H2/H3 paired over the samples every model of the ladder broke: each sample's "
       "least-squares slope of its distance against ln(capacity), averaged, with a Student t 95% interval. A negative "
       "slope means the distance grows as the model is compressed (the hypothesis)."));
@@ -437,7 +439,7 @@ std::string outlier_plot(const json& pair, const std::string& title) {
   p.log_x = true;
   p.y_min = 0;
   p.y_max = 1;
-  p.width = kPlotWidth;
+  p.width = 640;
   const std::vector<std::tuple<std::string, std::string, bool>> sets = {
       {"S", kRed, false},     {"R", kGrey, false},     {"M", kBlue, false},
       {"S_test", kRed, true}, {"R_test", kGrey, true}, {"M_test", kBlue, true}};
@@ -620,6 +622,12 @@ Document build_report(const json& results, const std::vector<Verdict>& verdicts)
   d.sections.push_back(robust_section(results, verdict("H3")));
   d.sections.push_back(outlier_section(results));
   d.sections.push_back(memorisation_section(results, verdict("H5")));
+  // Reading help first: each section's "how to read this" paragraph goes to its top.
+  for (auto& section : d.sections)
+    std::stable_partition(section.blocks.begin(), section.blocks.end(), [](const Block& block) {
+      const auto* p = std::get_if<Paragraph>(&block);
+      return p && p->style == "how";
+    });
   d.footer =
       "Written by the report module of run_study (experiments/study/) from results.json alone; the verdict rules "
       "are in experiments/study/results_schema.md. Intervals are 95%: bootstrap (2000 resamples) for means and "
