@@ -29,8 +29,9 @@ oa_install_packages() {
 # The packages the library, the executables and the default data set need.
 OA_BUILD_PACKAGES=(g++ make cmake libopenblas-dev libfmt-dev doctest-dev libstb-dev libcli11-dev
                    nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
-# The PyTorch oracle of the parity tests and the benchmark (never linked into the library).
-OA_ORACLE_PACKAGES=(python3 python3-numpy python3-torch python3-torchvision)
+# For the tests only: the PyTorch oracle of the parity tests and the benchmark (never linked
+# into the library), and headless Chromium, which renders the study's report (tests/study).
+OA_ORACLE_PACKAGES=(python3 python3-numpy python3-torch python3-torchvision chromium)
 
 # oa_build: configure (Release) and build everything into build/.
 oa_build() {
