@@ -32,12 +32,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "experiments/common/cli.h"
 #include "experiments/common/record.h"
 #include "experiments/study/report.h"
+#include "framework/core/error.h"
 #include "framework/io/atomic_file.h"
 #include "framework/util/progress_bar.h"
 
