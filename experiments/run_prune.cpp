@@ -170,9 +170,11 @@ void Ladder::prune_and_finetune(oa::nn::Module& model, std::size_t rung, double 
       if (gradual && t <= ramp && (t % args_.prune_every == 0 || t == ramp))
         prune_to(prune::cubic_sparsity(previous, target, t, ramp));
     };
-    experiments::train_epoch(model, optimizer, loader, epoch, lr_at, 0.0,
-                             fmt::format("{} fine-tune {}/{}", rung_name(target), epoch + 1, args_.finetune_epochs),
-                             before_step);
+    experiments::train_epoch(
+        model, optimizer, loader, epoch,
+        {.lr_at = lr_at,
+         .label = fmt::format("{} fine-tune {}/{}", rung_name(target), epoch + 1, args_.finetune_epochs),
+         .before_step = before_step});
   }
   if (gradual) prune_to(target);  // exact, even when the ramp is shorter than one pruning interval
 }

@@ -119,8 +119,10 @@ int run(const Args& args) {
     const auto lr_at = [&](std::int64_t step) {
       return optim::scheduled_lr(args.schedule, first_step + step, total_steps, args.lr);
     };
-    const auto tr = experiments::train_epoch(*model, optimizer, loader, epoch, lr_at, args.label_smoothing,
-                                             fmt::format("epoch {}/{} train", epoch + 1, args.epochs));
+    const auto tr = experiments::train_epoch(*model, optimizer, loader, epoch,
+                                             {.lr_at = lr_at,
+                                              .label_smoothing = args.label_smoothing,
+                                              .label = fmt::format("epoch {}/{} train", epoch + 1, args.epochs)});
     const auto te = experiments::evaluate(*model, test, 500, fmt::format("epoch {}/{} test ", epoch + 1, args.epochs));
     std::printf("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f img/s\n", epoch + 1,
                 args.epochs, tr.loss, 100 * tr.accuracy, te.loss, 100 * te.accuracy, tr.images_per_second());
