@@ -183,11 +183,11 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", args.stop_after,
                  "Stop after this many epochs of this invocation; --resume continues (0: run to the end)");
   app.add_option("--batch-size", args.batch_size, "Images per step")->capture_default_str();
-  app.add_option("--lr", args.lr, "Peak learning rate")->capture_default_str();
+  app.add_option("--lr", args.lr, "Peak learning rate")->capture_default_str()->check(oa::experiments::kFiniteNonNegative);
   app.add_option("--schedule", args.schedule, "one-cycle, cosine or constant (per step)")->capture_default_str();
-  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str()->check(oa::experiments::kFiniteNonNegative);
   app.add_option("--nesterov", args.nesterov, "Nesterov momentum (true/false)")->capture_default_str();
-  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str();
+  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str()->check(oa::experiments::kFiniteNonNegative);
   app.add_option("--label-smoothing", args.label_smoothing, "Cross-entropy label smoothing")->capture_default_str();
   app.add_option("--crop-padding", args.crop_padding, "Random-crop augmentation padding (0: off)")
       ->capture_default_str();
