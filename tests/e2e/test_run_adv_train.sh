@@ -51,15 +51,7 @@ for r, s, j in zip(rows, source, ladder["rungs"]):
         assert model[k + "_after"] == model["after"][k]
     assert model["after"]["robust_accuracy"] <= model["after"]["clean_accuracy"]
 PY
-"$run_eval" --model "$work/adv/rung-0.9/checkpoint.safetensors" --data-dir "$work/data" --split test \
-  --out "$work/eval.json" >"$work/eval.log" 2>&1
-check "a fine-tuned rung reloads (masks included) with the ladder's test accuracy" \
-  "$python" - "$work/adv/ladder.json" "$work/eval.json" <<'PY'
-import json, sys
-ladder, ev = (json.load(open(p)) for p in sys.argv[1:3])
-print(ladder["rungs"][-1]["test_accuracy"], ev["accuracy"])
-sys.exit(0 if abs(ladder["rungs"][-1]["test_accuracy"] - ev["accuracy"]) < 1e-9 else 1)
-PY
+check "a fine-tuned rung reloads (masks included) with the ladder's test accuracy" last_rung_reloads "$work/adv"
 
 # 2. Stopped after 5 checkpoints (inside rung-0.5), resumed: the same checkpoints, byte for byte.
 "$run_adv_train" "${common[@]}" --out "$work/resumed" --stop-after 5 >"$work/stop.log" 2>&1
