@@ -241,7 +241,8 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
         {.lr_at = lr_at,
          .label = fmt::format("{} adv {}/{}", src.name, adv.made, args_.adv_examples),
          .first_step = step,
-         .last_step = args_.checkpoint_every > 0 ? step + args_.checkpoint_every : -1,
+         .last_step = step + std::min(args_.checkpoint_every > 0 ? args_.checkpoint_every : per_epoch,
+                                      total_steps - (first_global + step)),
          .adversarial = &adv});
     step += stats.steps;
     trained += stats.samples;
