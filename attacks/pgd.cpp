@@ -27,11 +27,15 @@ Tensor project(const Tensor& delta, const Tensor& x, Norm norm, const Tensor& ep
   return sub(clamp(add(x, in_ball), 0.0, 1.0), x);
 }
 
+// What PGD returns for a sample: its first adversarial iterate (attacks), or its last
+// iterate after every step (adversarial training).
+enum class Keep { FirstAdversarial, LastIterate };
+
 // PGD with a radius per sample (eps[i]); o.eps is ignored. Not verified: callers verify.
 // Per-pixel state (delta, the adversarial examples) lives where x lives; per-sample numbers
 // (margins, gradient norms, flags) come to the host.
 AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& o,
-                            const std::vector<double>& eps) {
+                            const std::vector<double>& eps, Keep keep = Keep::FirstAdversarial) {
   const std::int64_t n = x.size(0), dim = x.numel() / n;
   std::vector<double> step(n);
   for (std::int64_t i = 0; i < n; ++i) step[i] = o.step > 0 ? o.step : 2.5 * eps[i] / static_cast<double>(o.iterations);
@@ -50,6 +54,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
   AttackOutput out{Tensor(), std::vector<SampleResult>(n)};
   const double direction = o.targeted ? -1.0 : 1.0;  // ascend the loss, or descend towards the target
   for (std::int64_t it = 0; it <= o.iterations; ++it) {
+    if (keep == Keep::LastIterate && it == o.iterations) break;  // the last iterate needs no forward
     Tensor d = delta.detach().set_requires_grad();
     const Tensor logits = model(add(x, d));
     const Tensor loss = cross_entropy(logits, labels);
@@ -59,6 +64,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
     for (std::int64_t i = 0; i < n; ++i) {
       if (done[i]) continue;
       out.samples[i].forwards += 1;
+      if (keep == Keep::LastIterate) continue;  // every sample runs every step
       if (o.targeted ? m[i] > 0 : m[i] < 0) {
         done[i] = newly_done[i] = true;
         out.samples[i].success = true;  // provisional: the caller's verify() decides
@@ -80,7 +86,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
     delta = add(delta, mul(o.norm == Norm::Linf ? sign(g) : g, per_sample(scale, x)));
     delta = project(delta, x, o.norm, eps_t, eps);
   }
-  out.adversarial = best;
+  out.adversarial = keep == Keep::LastIterate ? add(x, delta).detach() : best;
   return out;
 }
 
@@ -98,6 +104,14 @@ AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const
   AttackOutput out = pgd_with_radii(model, x, labels, o, std::vector<double>(x.size(0), o.eps));
   verify(model, x, labels, o.targeted, out);
   return out;
+}
+
+Tensor pgd_training_examples(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& o) {
+  check_attack_inputs(x, labels, "pgd_training_examples");
+  check_pgd_options(o, "pgd_training_examples");
+  OA_CHECK(!o.targeted, "pgd_training_examples: adversarial training is untargeted");
+  FrozenModel frozen(model);
+  return pgd_with_radii(model, x, labels, o, std::vector<double>(x.size(0), o.eps), Keep::LastIterate).adversarial;
 }
 
 AttackOutput pgd_bisect(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& o,

@@ -26,6 +26,13 @@ struct PgdOptions {
 
 AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& options);
 
+// The examples of adversarial training (Madry et al. 2017): every sample takes all
+// options.iterations steps from its start (random if options.random_start) and the last
+// iterate is returned, adversarial or not: training wants the loss maximised inside the ball,
+// not just a point over the boundary. Not verified (a failure is not reset to the clean input);
+// options.targeted must be false. The model runs frozen in eval mode, as in pgd().
+Tensor pgd_training_examples(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& options);
+
 // An upper bound on each sample's minimal distance: PGD at radius options.eps, then `steps`
 // bisections of the radius per sample (success halves it from above, failure from below).
 // The smallest-radius adversarial example found is reported (its distance <= that radius);

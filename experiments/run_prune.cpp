@@ -30,12 +30,12 @@
 
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
+#include "experiments/common/ladder.h"
 #include "experiments/common/model_io.h"
 #include "experiments/common/training.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/npy.h"
 #include "framework/optim/schedule.h"
-#include "framework/prune/capacity.h"
 #include "framework/prune/filter.h"
 #include "framework/prune/magnitude.h"
 #include "framework/prune/masks.h"
@@ -79,41 +79,6 @@ nlohmann::json ladder_options(const Args& a) {
           {"limit_train", a.limit_train},
           {"limit_test", a.limit_test},
           {"seed", a.seed}};
-}
-
-std::string rung_name(double sparsity) { return fmt::format("rung-{:g}", sparsity); }
-
-constexpr const char* kCsvColumns[] = {"rung",          "sparsity_target",  "sparsity",       "nonzero_parameters",
-                                       "parameters",    "nonzero_weights",  "weights",        "flops_dense",
-                                       "flops_effective", "train_accuracy", "test_accuracy", "a_right_b_wrong",
-                                       "a_wrong_b_right", "seconds"};
-
-std::string ladder_csv(const nlohmann::json& rows) {
-  std::string csv;
-  for (const char* column : kCsvColumns) csv += std::string(csv.empty() ? "" : ",") + column;
-  csv += "\n";
-  for (const auto& row : rows) {
-    std::string line;
-    for (const char* column : kCsvColumns) {
-      const auto& v = row.at(column);
-      line += std::string(line.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
-    }
-    csv += line + "\n";
-  }
-  return csv;
-}
-
-void print_capacity(const oa::prune::Capacity& c) {
-  std::printf("  %-22s %-6s %10s %10s %8s %12s %12s\n", "layer", "kind", "weights", "nonzero", "sparsity", "MFLOPs",
-              "eff. MFLOPs");
-  for (const auto& l : c.layers)
-    std::printf("  %-22s %-6s %10lld %10lld %8.4f %12.3f %12.3f\n", l.name.c_str(), l.kind.c_str(),
-                (long long)l.weights, (long long)l.nonzero_weights,
-                1.0 - double(l.nonzero_weights) / double(std::max<std::int64_t>(1, l.weights)), l.flops_dense / 1e6,
-                l.flops_effective / 1e6);
-  std::printf("  %-22s %-6s %10lld %10lld %8.4f %12.3f %12.3f   (all parameters: %lld, nonzero %lld)\n", "total", "",
-              (long long)c.weights, (long long)c.nonzero_weights, c.sparsity(), c.flops_dense / 1e6,
-              c.flops_effective / 1e6, (long long)c.parameters, (long long)c.nonzero_parameters);
 }
 
 class Ladder {
@@ -172,56 +137,27 @@ void Ladder::prune_and_finetune(oa::nn::Module& model, std::size_t rung, double 
       if (gradual && t <= ramp && (t % args_.prune_every == 0 || t == ramp))
         prune_to(prune::cubic_sparsity(previous, target, t, ramp));
     };
-    experiments::train_epoch(model, optimizer, loader, epoch, lr_at, 0.0,
-                             fmt::format("{} fine-tune {}/{}", rung_name(target), epoch + 1, args_.finetune_epochs),
-                             before_step);
+    experiments::train_epoch(
+        model, optimizer, loader, epoch,
+        {.lr_at = lr_at,
+         .label = fmt::format("{} fine-tune {}/{}", experiments::rung_name(target), epoch + 1, args_.finetune_epochs),
+         .before_step = before_step});
   }
   if (gradual) prune_to(target);  // exact, even when the ramp is shorter than one pruning interval
 }
 
 nlohmann::json Ladder::measure(oa::nn::Module& model, const std::string& name, double target, double seconds,
                                std::vector<std::int64_t>& train_predictions) {
-  using namespace oa;
-  const auto tr = experiments::evaluate(model, train_, 500, name + " train", &train_predictions);
-  const auto te = experiments::evaluate(model, test_, 500, name + " test ");
-  const auto capacity = prune::capacity(model, {train_.images.size(1), train_.images.size(2), train_.images.size(3)});
-  print_capacity(capacity);
-  // Sparsity against the dense model's weights: pruned weights are zero, filter-pruned ones gone.
-  const auto dense_weights = rows_.empty() ? capacity.weights : rows_[0]["weights"].get<std::int64_t>();
-  const double sparsity = 1.0 - double(capacity.nonzero_weights) / double(dense_weights);
-  // A right and B wrong: the candidates of the OutlierAttack (and the reverse, for scale).
-  const auto labels = train_.labels.to_vector<std::int64_t>();
-  const auto& a = dense_predictions_.empty() ? train_predictions : dense_predictions_;
-  std::int64_t a_right_b_wrong = 0, a_wrong_b_right = 0;
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    a_right_b_wrong += a[i] == labels[i] && train_predictions[i] != labels[i];
-    a_wrong_b_right += a[i] != labels[i] && train_predictions[i] == labels[i];
-  }
-  const fs::path dir = out_ / name;
-  fs::create_directories(dir);
-  io::write_npy((dir / "train_predictions.npy").string(),
-                Tensor::from_vector(train_predictions, {static_cast<std::int64_t>(train_predictions.size())}));
-  io::write_file_atomic((dir / "capacity.json").string(), prune::to_json(capacity).dump(2) + "\n");
-  return {{"rung", name},
-          {"sparsity_target", target},
-          {"sparsity", sparsity},
-          {"nonzero_parameters", capacity.nonzero_parameters},
-          {"parameters", capacity.parameters},
-          {"nonzero_weights", capacity.nonzero_weights},
-          {"weights", capacity.weights},
-          {"flops_dense", capacity.flops_dense},
-          {"flops_effective", capacity.flops_effective},
-          {"train_accuracy", tr.accuracy},
-          {"test_accuracy", te.accuracy},
-          {"a_right_b_wrong", a_right_b_wrong},
-          {"a_wrong_b_right", a_wrong_b_right},
-          {"seconds", seconds}};
+  const std::int64_t dense_weights = rows_.empty() ? 0 : rows_[0]["weights"].get<std::int64_t>();
+  return oa::experiments::measure_rung(model, name, target, seconds, train_, test_, dense_weights, dense_predictions_,
+                                       out_ / name, train_predictions);
 }
 
 void Ladder::write_ladder() const {
   const nlohmann::json ladder = {{"options", ladder_options(args_)}, {"rungs", rows_}};
   oa::io::write_file_atomic((out_ / "ladder.json").string(), ladder.dump(2) + "\n");
-  oa::io::write_file_atomic((out_ / "ladder.csv").string(), ladder_csv(rows_));
+  oa::io::write_file_atomic((out_ / "ladder.csv").string(),
+                            oa::experiments::ladder_csv(rows_, oa::experiments::kLadderColumns));
 }
 
 int Ladder::run() {
@@ -283,7 +219,7 @@ int Ladder::run() {
   const std::size_t done = rows_.size() - 1;
   auto model = dense_.model;
   if (done > 0) {
-    const auto last = out_ / rung_name(args_.sparsities[done - 1]) / "checkpoint.safetensors";
+    const auto last = out_ / experiments::rung_name(args_.sparsities[done - 1]) / "checkpoint.safetensors";
     model = experiments::load_model(last.string()).model;
     model->to(device_);
     std::printf("resume: %zu of %zu rungs done, continuing from %s\n", done, args_.sparsities.size(),
@@ -296,15 +232,15 @@ int Ladder::run() {
     prune_and_finetune(*model, r, previous, target);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::vector<std::int64_t> predictions;
-    auto row = measure(*model, rung_name(target), target, seconds, predictions);
+    auto row = measure(*model, experiments::rung_name(target), target, seconds, predictions);
     const nlohmann::json meta = {{"dataset", choice.name},           {"labels", choice.labels},
                                  {"parent", args_.from},             {"method", args_.method},
                                  {"schedule", args_.schedule},       {"sparsity_target", target},
                                  {"sparsity", row["sparsity"]},      {"finetune_epochs", args_.finetune_epochs},
                                  {"train_accuracy", row["train_accuracy"]}, {"test_accuracy", row["test_accuracy"]},
                                  {"seed", args_.seed}};
-    experiments::save_model((out_ / rung_name(target) / "checkpoint.safetensors").string(), *model, dense_.config,
-                            meta);
+    experiments::save_model((out_ / experiments::rung_name(target) / "checkpoint.safetensors").string(), *model,
+                            dense_.config, meta);
     rows_.push_back(row);
     write_ladder();  // after the checkpoint: a row in ladder.json means its rung is complete
     std::printf("rung %g: sparsity %.4f, test %.2f%% (dense %.2f%%), train %.2f%%, A right & B wrong: %lld, %.0f s\n",
@@ -313,7 +249,7 @@ int Ladder::run() {
                 (long long)row["a_right_b_wrong"].get<std::int64_t>(), seconds);
     std::fflush(stdout);
   }
-  std::printf("\n%s", ladder_csv(rows_).c_str());
+  std::printf("\n%s", experiments::ladder_csv(rows_, experiments::kLadderColumns).c_str());
   std::printf("wrote %s/{ladder.csv,ladder.json} and one directory per rung\n", args_.out.c_str());
   return 0;
 }

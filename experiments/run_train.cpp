@@ -119,8 +119,10 @@ int run(const Args& args) {
     const auto lr_at = [&](std::int64_t step) {
       return optim::scheduled_lr(args.schedule, first_step + step, total_steps, args.lr);
     };
-    const auto tr = experiments::train_epoch(*model, optimizer, loader, epoch, lr_at, args.label_smoothing,
-                                             fmt::format("epoch {}/{} train", epoch + 1, args.epochs));
+    const auto tr = experiments::train_epoch(*model, optimizer, loader, epoch,
+                                             {.lr_at = lr_at,
+                                              .label_smoothing = args.label_smoothing,
+                                              .label = fmt::format("epoch {}/{} train", epoch + 1, args.epochs)});
     const auto te = experiments::evaluate(*model, test, 500, fmt::format("epoch {}/{} test ", epoch + 1, args.epochs));
     std::printf("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f img/s\n", epoch + 1,
                 args.epochs, tr.loss, 100 * tr.accuracy, te.loss, 100 * te.accuracy, tr.images_per_second());
@@ -181,11 +183,11 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", args.stop_after,
                  "Stop after this many epochs of this invocation; --resume continues (0: run to the end)");
   app.add_option("--batch-size", args.batch_size, "Images per step")->capture_default_str();
-  app.add_option("--lr", args.lr, "Peak learning rate")->capture_default_str();
+  app.add_option("--lr", args.lr, "Peak learning rate")->capture_default_str()->check(oa::experiments::kFiniteNonNegative);
   app.add_option("--schedule", args.schedule, "one-cycle, cosine or constant (per step)")->capture_default_str();
-  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--momentum", args.momentum, "SGD momentum")->capture_default_str()->check(oa::experiments::kFiniteNonNegative);
   app.add_option("--nesterov", args.nesterov, "Nesterov momentum (true/false)")->capture_default_str();
-  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str();
+  app.add_option("--weight-decay", args.weight_decay, "L2 weight decay")->capture_default_str()->check(oa::experiments::kFiniteNonNegative);
   app.add_option("--label-smoothing", args.label_smoothing, "Cross-entropy label smoothing")->capture_default_str();
   app.add_option("--crop-padding", args.crop_padding, "Random-crop augmentation padding (0: off)")
       ->capture_default_str();

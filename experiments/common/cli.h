@@ -4,6 +4,7 @@
 // and turn an exception into "NAME: error: ..." with exit code 1.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -45,6 +46,16 @@ struct RuntimeOptions {
     return parse_device(device);
   }
 };
+
+// A finite number >= 0 (CLI::NonNegativeNumber lets NaN through: NaN < 0 is false).
+inline const CLI::Validator kFiniteNonNegative(
+    [](std::string& text) -> std::string {
+      double value = 0;
+      if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a number";
+      if (!std::isfinite(value) || value < 0) return "'" + text + "' must be finite and >= 0";
+      return "";
+    },
+    "FINITE>=0");
 
 // The command-line flag of an option, the third argument of a record's visit (record.h):
 //   visit("steps", o.steps, Flag{"--ddn-steps", "ddn: gradient steps", Positive});

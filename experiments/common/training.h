@@ -16,7 +16,45 @@ struct EpochStats {
   double accuracy = 0.0;  // fraction classified correctly
   double seconds = 0.0;
   std::int64_t samples = 0;
+  std::int64_t steps = 0;  // batches run
   double images_per_second() const;
+};
+
+// Adversarial fine-tuning (Madry et al. 2017): each step replaces the first rows of its batch
+// (a `fraction` of them; the batches are shuffled) by adversarial examples made against the
+// model being trained, and counts them one by one. The budget is exact: once `made` reaches
+// `stop_at` the epoch ends, and the step that reaches it has its batch cut to fit.
+struct AdversarialBatches {
+  // The adversarial examples of images and labels (on the model's device) against `model`.
+  // `epoch` and `step` fix the random start, so a resumed run draws the same starts.
+  std::function<Tensor(nn::Module& model, const Tensor& images, const Tensor& labels, std::int64_t epoch,
+                       std::int64_t step)>
+      make;
+  double fraction = 1.0;
+  std::int64_t stop_at = 0;  // the budget: the epoch ends when `made` reaches it
+  std::int64_t made = 0;     // adversarial examples made so far, over every call
+};
+
+// The adversarial rows of a batch of `rows` samples: round(fraction * rows).
+std::int64_t adversarial_rows(std::int64_t rows, double fraction);
+
+// Steps that adversarial fine-tuning with a budget of `budget` examples takes on a training
+// set of `train_size` samples in batches of `batch_size` (the last batch of every epoch short,
+// the last step cut to fit). Throws when an epoch would make no adversarial example.
+std::int64_t adversarial_training_steps(std::int64_t train_size, std::int64_t batch_size, double fraction,
+                                        std::int64_t budget);
+
+struct TrainEpochOptions {
+  std::function<double(std::int64_t)> lr_at;  // the learning rate before step s of the epoch
+  double label_smoothing = 0.0;
+  std::string label;  // of the progress bar
+  // Runs before step s if given (gradual pruning tightens the masks there).
+  std::function<void(std::int64_t)> before_step = nullptr;
+  // Runs steps [first_step, last_step) of the epoch (last_step < 0: to its end). The batches
+  // before first_step are drawn and skipped, so a run resumed inside an epoch sees the same
+  // batches as an uninterrupted one.
+  std::int64_t first_step = 0, last_step = -1;
+  AdversarialBatches* adversarial = nullptr;  // adversarial fine-tuning, or plain training
 };
 
 // The predicted class (argmax) of each row of [N, C] logits.
@@ -24,12 +62,12 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits);
 
 // The loops run on the model's device: each batch is copied there from the host.
 //
-// One epoch of `loader` in training mode with a progress bar. Before step s of the epoch
-// the optimiser's learning rate is set to lr_at(s), and before_step(s) runs if given
-// (gradual pruning tightens the masks there).
+// One epoch of `loader` (or the steps of it that options name) in training mode with a
+// progress bar; the optimiser's learning rate is set to lr_at(s) before step s. A non-finite
+// loss stops the run with an error naming the step, the value and the first non-finite
+// parameter; so does a parameter left non-finite at the end (a checkpoint never holds NaN).
 EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
-                       const std::function<double(std::int64_t)>& lr_at, double label_smoothing,
-                       const std::string& label, const std::function<void(std::int64_t)>& before_step = nullptr);
+                       const TrainEpochOptions& options);
 
 // Loss and accuracy in eval mode, without recording gradients. With `predictions`, also
 // the predicted class (the argmax) of every sample, in the data set's order.

@@ -69,3 +69,32 @@ TEST_CASE("pgd_bisect: its upper bound is the exact distance up to the bisection
     }
   }
 }
+
+TEST_CASE("pgd_training_examples: every step is taken and the last iterate is kept, adversarial or not") {
+  // Two classes, linear: the loss rises along one fixed direction, so from any start in the
+  // Linf ball 2.5 eps of sign steps reach the vertex x + eps * sign(w_other - w_y) (exactly,
+  // since the box does not bind), also at a radius far above the minimal distance, where the
+  // attack's pgd() would stop at its first adversarial iterate.
+  auto p = oa::test::make_two_class_problem(6);
+  auto& fc = dynamic_cast<oa::nn::Linear&>(p.model->child("1"));
+  const auto w = fc.weight.to_vector<double>(), x = p.x.to_vector<double>();
+  const auto y = p.labels.to_vector<std::int64_t>();
+  const double eps = 0.3;  // above every d_inf (< 0.05 here), below the box's 0.45
+  for (bool random_start : {false, true}) {
+    CAPTURE(random_start);
+    const Tensor adv = oa::attacks::pgd_training_examples(
+        *p.model, p.x, p.labels, {.eps = eps, .iterations = 10, .random_start = random_start, .seed = 3});
+    const auto a = adv.to_vector<double>();
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      const std::size_t other = 1 - static_cast<std::size_t>(y[i]);
+      for (std::size_t f = 0; f < 16; ++f) {
+        const double toward = w[other * 16 + f] - w[y[i] * 16 + f];
+        CHECK(a[i * 16 + f] == doctest::Approx(x[i * 16 + f] + (toward > 0 ? eps : -eps)).epsilon(1e-6));
+      }
+    }
+  }
+  const auto early = oa::attacks::pgd(*p.model, p.x, p.labels, {.eps = eps, .iterations = 10, .random_start = false});
+  for (const auto& s : early.samples) CHECK(s.linf < eps * 0.99);  // pgd() stops at the boundary
+  CHECK_THROWS_WITH_AS(oa::attacks::pgd_training_examples(*p.model, p.x, p.labels, {.eps = eps, .targeted = true}),
+                       doctest::Contains("untargeted"), oa::Error);
+}

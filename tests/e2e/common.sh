@@ -8,3 +8,17 @@ check() {  # check DESCRIPTION COMMAND...: counts a failure when the command fai
   if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
 }
 "$python" "$here/make_tiny_idx.py" "$work/data" || exit 1
+# last_rung_reloads LADDER_DIR: run_eval ($run_eval) on the checkpoint of the ladder's last rung
+# gives the test accuracy its ladder.json records (the masks travel with the checkpoint).
+last_rung_reloads() {
+  local ladder=$1 rung
+  rung=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["rungs"][-1]["rung"])' "$ladder/ladder.json")
+  "$run_eval" --model "$ladder/$rung/checkpoint.safetensors" --data-dir "$work/data" --split test \
+    --out "$work/eval.json" >"$work/eval.log" 2>&1 || return 1
+  "$python" - "$ladder/ladder.json" "$work/eval.json" <<'PY'
+import json, sys
+ladder, ev = (json.load(open(p)) for p in sys.argv[1:3])
+print(ladder["rungs"][-1]["test_accuracy"], ev["accuracy"])
+sys.exit(0 if abs(ladder["rungs"][-1]["test_accuracy"] - ev["accuracy"]) < 1e-9 else 1)
+PY
+}

@@ -40,15 +40,7 @@ for r in rows[1:]:
     assert int(r["a_wrong_b_right"]) == int(((a != labels) & (b == labels)).sum())
     assert abs(float(r["train_accuracy"]) - (b == labels).mean()) < 1e-9
 PY
-"$run_eval" --model "$work/global/rung-0.9/checkpoint.safetensors" --data-dir "$work/data" --split test \
-  --out "$work/eval.json" >"$work/eval.log" 2>&1
-check "a rung's checkpoint (with its masks) reloads with the ladder's test accuracy" \
-  "$python" - "$work/global/ladder.json" "$work/eval.json" <<'PY'
-import json, sys
-ladder, ev = (json.load(open(p)) for p in sys.argv[1:3])
-print(ladder["rungs"][-1]["test_accuracy"], ev["accuracy"])
-sys.exit(0 if abs(ladder["rungs"][-1]["test_accuracy"] - ev["accuracy"]) < 1e-9 else 1)
-PY
+check "a rung's checkpoint (with its masks) reloads with the ladder's test accuracy" last_rung_reloads "$work/global"
 
 "$run_eval" --model "$work/global/rung-0.9/checkpoint.safetensors" --data-dir "$work/data" --split test \
   --sparse 0.85 --dump-logits "$work/sparse_logits.npy" --out "$work/eval_sparse.json" >"$work/eval_sparse.log" 2>&1

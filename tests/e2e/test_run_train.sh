@@ -32,6 +32,14 @@ sys.exit(0 if strip(a) == strip(b) else 1)
 PY
 "$run_train" --data-dir "$work/data" --epochs 4 --batch-size 20 --out "$work/resumed" --resume >"$work/r3.log" 2>&1
 check "resume with another --epochs is refused (the schedule spans the run)" grep -q "resume with the same values" "$work/r3.log"
+cp "$work/out/checkpoint.safetensors" "$work/good.safetensors"
+for bad in "--lr nan" "--lr -0.1" "--momentum inf" "--weight-decay nan"; do
+  # shellcheck disable=SC2086  # $bad is a flag and its value
+  "$run_train" --data-dir "$work/data" --epochs 3 --batch-size 20 --out "$work/out" --resume $bad >"$work/nan.log" 2>&1
+  code=$?
+  check "resume with $bad: exit 2, the flag named, the checkpoint untouched" \
+    bash -c "[ $code -eq 2 ] && grep -q -- 'must be finite and >= 0' '$work/nan.log' && cmp -s '$work/good.safetensors' '$work/out/checkpoint.safetensors'"
+done
 expect_refusal_log="$work/refuse.log"
 "$run_train" --data-dir "$work/data" --epochs 3 --out "$work/out" >"$expect_refusal_log" 2>&1
 check "an existing checkpoint is not overwritten without --resume" grep -q "already holds a checkpoint" "$expect_refusal_log"
