@@ -23,6 +23,7 @@
 // unfinished one (the children's --resume); a stage whose command changed is refused.
 #include <nlohmann/json.hpp>
 
+#include <fmt/chrono.h>
 #include <sys/wait.h>
 
 #include <chrono>
