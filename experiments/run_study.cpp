@@ -535,7 +535,8 @@ Json Study::outlier_json(const std::string& rung) const {
   const auto radii = split_list(c_.outlier_eps);
   const std::size_t middle = radii.size() / 2;
   Json sets = Json::object();
-  for (const auto& [name, set] : s.value("sets", Json::object()).items()) {
+  const Json measured = s.value("sets", Json::object());
+  for (const auto& [name, set] : measured.items()) {
     const Json& square = set["square_linf"].at(middle);
     sets[name] = {{"n", set["attacked"]},
                   {"median_margin", set["a_margin"]["median"]},
@@ -616,7 +617,8 @@ Json Study::checks_json() const {
     const Json s = read_json(dir / "summary.json");
     bool monotone = true;
     std::string rates;
-    for (const auto& [name, set] : s.value("sets", Json::object()).items()) {
+    const Json sets = s.value("sets", Json::object());
+    for (const auto& [name, set] : sets.items()) {
       double previous = -1;
       for (const auto& sq : set["square_linf"]) {
         const double rate = sq["success"]["rate"];
