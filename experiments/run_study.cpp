@@ -674,6 +674,16 @@ std::string cpu_name() {
   return "unknown";
 }
 
+// The shipped checkpoints (models/weights/...) are named relative to the repository: found from
+// any working directory.
+StudyConfig with_shipped_paths(StudyConfig c) {
+  for (std::string* path : {&c.model_a, &c.ladder})
+    if (!path->empty() && fs::path(*path).is_relative() && !fs::exists(*path) &&
+        fs::exists(fs::path(OA_SOURCE_DIR) / *path))
+      *path = (fs::path(OA_SOURCE_DIR) / *path).string();
+  return c;
+}
+
 int run(const CLI::App& app, Args& args) {
   using namespace oa;
   // The configuration: the preset, then the config file, then the flags given.
@@ -705,7 +715,7 @@ int run(const CLI::App& app, Args& args) {
   std::printf("study (%s preset) in %s; the children's output goes to %s/study.log\n", args.preset.c_str(), out.c_str(),
               out.c_str());
   const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
-  Study study(config, out, bin);
+  Study study(with_shipped_paths(config), out, bin);
   study.plan();
   const auto start = std::chrono::steady_clock::now();
   study.run();
