@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and runs the end-to-end job.
-# Until the study exists (see README), that is a small CNN trained on Fashion-MNIST for
-# one epoch, printing train and test accuracy. Extra arguments go to run_train.
+# The main job: installs what is missing, builds, and runs the study's quick preset on
+# Fashion-MNIST (model A and its pruning ladder are the shipped checkpoints; the depth ladder
+# and the memorisation control are trained small). It writes results/quick-<date>/ with
+# report.html, report.md, results.json and every stage's files. Extra arguments go to
+# run_study (./run.sh --preset full --out results/full; rerunning with the same --out resumes).
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/setup.sh
 oa_install_packages "${OA_BUILD_PACKAGES[@]}"
-oa_build
-out="runs/small-cnn-$(date +%Y%m%d-%H%M%S)"  # a new folder per run: earlier results stay
-./build/experiments/run_train --model small-cnn --data fashion-mnist --epochs 1 --out "$out" "$@"
+oa_build run_study  # the study and the executables it runs (not the tests)
+./build/experiments/run_study --preset quick "$@"

@@ -33,8 +33,12 @@ OA_BUILD_PACKAGES=(g++ make cmake libopenblas-dev libfmt-dev doctest-dev libstb-
 # into the library), and headless Chromium, which renders the study's report (tests/study).
 OA_ORACLE_PACKAGES=(python3 python3-numpy python3-torch python3-torchvision chromium)
 
-# oa_build: configure (Release) and build everything into build/.
+# oa_build [TARGET...]: configure (Release) and build the targets (default: everything) into build/.
 oa_build() {
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-  cmake --build build -j "$(nproc)"
+  if [ $# -eq 0 ]; then
+    cmake --build build -j "$(nproc)"
+  else
+    cmake --build build -j "$(nproc)" --target "$@"
+  fi
 }
