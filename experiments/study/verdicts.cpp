@@ -380,7 +380,7 @@ Verdict verdict_h5(const json& results) {
   for (const std::string norm : {"l2", "linf"}) {
     const std::string label = norm_label(norm);
     json cell = {{"label", label}, {"norm", norm}};
-    const auto memo = read_distances(model_distances(*memorisation, "before", "test"), norm);
+    const auto memo = read_distances(model_distances(*memorisation, "before", "train"), norm);
     const double memo_median = median_of(memo.values);
     cell["memorisation_median"] = memo_median;
     cell["memorisation_n"] = memo.values.size();
@@ -396,7 +396,7 @@ Verdict verdict_h5(const json& results) {
     json comparisons = json::array();
     std::vector<double> p_values, medians;
     for (const json* model : models) {
-      const auto d = read_distances(model_distances(*model, "before", "test"), norm);
+      const auto d = read_distances(model_distances(*model, "before", "train"), norm);
       if (d.values.size() < 5) continue;
       // 400 resamples for the Hodges-Lehmann interval: each costs |x| |y| differences.
       const auto test = mann_whitney(memo.values, d.values, 400);

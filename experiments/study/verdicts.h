@@ -55,7 +55,9 @@ Verdict verdict_h3(const nlohmann::json& results);
 Verdict verdict_h4(const nlohmann::json& results);
 
 // H5: the memorising model is the least robust. Per norm, the memorisation control's successful
-// before/test distances against each ladder model's (Mann-Whitney, Holm over the models):
+// before/train distances against each ladder model's (Mann-Whitney, Holm over the models). The
+// training split: what the control classifies correctly there is what it memorised (on the test
+// split its index-parity answers are right by chance):
 // supported when its median is the lowest and every Holm p < alpha; contradicted when some
 // model has a lower median with Holm p < alpha; else inconclusive.
 Verdict verdict_h5(const nlohmann::json& results);

@@ -173,16 +173,16 @@ TEST_CASE("H5: the memorising model against every ladder model") {
   std::vector<double> small(30), large(30);
   for (int i = 0; i < 30; ++i) small[i] = 0.05 + 0.001 * i, large[i] = 5 + 0.01 * i;
   results["memorisation"] = model("memorisation", 100000, 0.5);
-  results["memorisation"]["attacks"]["before"]["test"] = dist(small);
+  results["memorisation"]["attacks"]["before"]["train"] = dist(small);
   const auto lowest = verdict_h5(results);
   CHECK(lowest.verdict == "supported");
   CHECK(lowest.details["cells"][0]["comparisons"].size() == 4);
   CHECK(lowest.statistic.find("largest Holm p") != std::string::npos);
 
-  results["memorisation"]["attacks"]["before"]["test"] = dist(large);
+  results["memorisation"]["attacks"]["before"]["train"] = dist(large);
   CHECK(verdict_h5(results).verdict == "not supported");
 
-  results["memorisation"]["attacks"]["before"]["test"] = dist({0.1, 0.2});
+  results["memorisation"]["attacks"]["before"]["train"] = dist({0.1, 0.2});
   CHECK(verdict_h5(results).verdict == "inconclusive");
   results["memorisation"] = nullptr;
   CHECK(verdict_h5(results).details["reason"].get<std::string>().find("not run") != std::string::npos);
