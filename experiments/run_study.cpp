@@ -242,7 +242,7 @@ class StudyRunner {
       std::printf("%s (study %.0f%%, ETA %s) ...", header.c_str(), 100 * done_weight / total, eta.c_str());
       std::fflush(stdout);
       const auto stage_start = std::chrono::steady_clock::now();
-      execute(s);
+      execute(s, stage_start);
       const double took = seconds_since(stage_start);
       std::printf(" %s\n", oa::format_duration(took).c_str());
       done_weight += s.weight;
@@ -267,7 +267,7 @@ class StudyRunner {
     return true;
   }
 
-  void execute(const Stage& s) {
+  void execute(const Stage& s, std::chrono::steady_clock::time_point start) {
     std::string line = quoted((bin_ / s.command.front()).string());
     for (std::size_t k = 1; k < s.command.size(); ++k) line += " " + quoted(s.command[k]);
     if (s.resumable && fs::exists(dir(s.name))) line += " --resume";
@@ -280,7 +280,21 @@ class StudyRunner {
              "stage {} failed (exit {}); its output is at the end of {}. Fix the cause and rerun: finished stages "
              "are kept",
              s.name, WIFEXITED(status) ? WEXITSTATUS(status) : -1, log.string());
-    oa::io::write_file_atomic(record(s).string(), Json{{"command", s.command}}.dump(2) + "\n");
+    oa::io::write_file_atomic(record(s).string(),
+                              Json{{"command", s.command}, {"seconds", seconds_since(start)}}.dump(2) + "\n");
+  }
+
+ public:
+  // The seconds the finished stages took, over every run of the study (a stage killed midway
+  // and resumed counts its last run only).
+  double stage_seconds(const std::vector<Stage>& stages) const {
+    double total = 0;
+    for (const auto& s : stages)
+      if (fs::exists(record(s))) {
+        std::ifstream in(record(s));
+        total += Json::parse(in, nullptr, false).value("seconds", 0.0);
+      }
+    return total;
   }
 
   fs::path out_, bin_;
@@ -392,6 +406,7 @@ class Study {
   }
 
   void run() { runner_.run(stages_); }
+  double seconds() const { return runner_.stage_seconds(stages_); }
 
   // Everything the report shows (experiments/study/results_schema.md).
   Json results() const;
@@ -676,6 +691,19 @@ struct Args {
   StudyConfig config;
 };
 
+// The repository's commit, when run_study runs from a git checkout ("-" otherwise).
+std::string git_commit() {
+  const std::string command = "git -C " + quoted(OA_SOURCE_DIR) + " rev-parse --short HEAD 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return "-";
+  char line[64] = {0};
+  const bool read = std::fgets(line, sizeof line, pipe) != nullptr;
+  pclose(pipe);
+  std::string commit = read ? line : "-";
+  while (!commit.empty() && (commit.back() == '\n' || commit.back() == ' ')) commit.pop_back();
+  return commit.empty() ? "-" : commit;
+}
+
 std::string cpu_name() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -726,14 +754,14 @@ int run(const CLI::App& app, Args& args) {
   const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
   Study study(with_shipped_paths(config), out, bin);
   study.plan();
-  const auto start = std::chrono::steady_clock::now();
   study.run();
   Json results = study.results();
   results["run"] = {{"name", fs::path(out).filename().string()},
                     {"preset", args.preset},
                     {"cpu", cpu_name()},
                     {"threads", config.threads},
-                    {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+                    {"seconds", study.seconds()},
+                    {"git", git_commit()},
                     {"started", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(started))},
                     {"config", resolved}};
   results["hypotheses"] = study::write_report(results, out);
