@@ -13,6 +13,7 @@
 //    memorisation from "low margin, hard sample". --select-a/--select-b select with the
 //    attacker's own pair A', B' instead (trained on the same data): A is then only queried,
 //    the truly black-box threat model. DIR/sets.csv holds the whole selection, before the cap.
+//    --limit N selects among the first N samples of each split only (a smaller, faster pool).
 // 2. Measures, every one against A, on at most --max-per-set samples of each set (seeded; M
 //    follows its S partners); a sample in two sets (R and M) is attacked once:
 //      square-linf  Square Attack at each radius of --eps with a budget of the largest of
