@@ -25,6 +25,7 @@
 
 #include <fmt/chrono.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -239,12 +240,10 @@ class StudyRunner {
       const double elapsed = seconds_since(start);
       const std::string eta =
           ran_weight > 0 ? oa::format_duration(elapsed / ran_weight * (total - done_weight)) : std::string("?");
-      std::printf("%s (study %.0f%%, ETA %s) ...", header.c_str(), 100 * done_weight / total, eta.c_str());
-      std::fflush(stdout);
+      const std::string started = fmt::format("{} (study {:.0f}%, ETA {})", header, 100 * done_weight / total, eta);
       const auto stage_start = std::chrono::steady_clock::now();
-      execute(s, stage_start);
-      const double took = seconds_since(stage_start);
-      std::printf(" %s\n", oa::format_duration(took).c_str());
+      execute(s, stage_start, started);
+      show(fmt::format("{}: done in {}", header, oa::format_duration(seconds_since(stage_start))), true);
       done_weight += s.weight;
       ran_weight += s.weight;
     }
@@ -267,7 +266,37 @@ class StudyRunner {
     return true;
   }
 
-  void execute(const Stage& s, std::chrono::steady_clock::time_point start) {
+  // A status line: redrawn in place on a terminal, else printed when final or once a minute.
+  void show(const std::string& text, bool final_line) {
+    static const bool tty = isatty(STDOUT_FILENO) != 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (tty) {
+      std::printf("\r\033[K%s%s", text.substr(0, final_line ? std::string::npos : 150).c_str(), final_line ? "\n" : "");
+    } else if (final_line || now - last_shown_ >= std::chrono::seconds(60)) {
+      std::printf("%s\n", text.c_str());
+      last_shown_ = now;
+    }
+    std::fflush(stdout);
+  }
+
+  // The last line the running child wrote to the log (its progress bar: count, rate, ETA).
+  static std::string last_log_line(const fs::path& log) {
+    std::ifstream in(log, std::ios::binary);
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    const std::streamoff from = std::max<std::streamoff>(0, size - 4096);
+    in.seekg(from);
+    std::string tail(static_cast<std::size_t>(size - from), '\0');
+    in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+    std::string last;
+    std::stringstream lines(tail);
+    for (std::string line; std::getline(lines, line);)
+      for (std::stringstream parts(line); std::getline(parts, line, '\r');)
+        if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+    return last;
+  }
+
+  void execute(const Stage& s, std::chrono::steady_clock::time_point start, const std::string& started) {
     std::string line = quoted((bin_ / s.command.front()).string());
     for (std::size_t k = 1; k < s.command.size(); ++k) line += " " + quoted(s.command[k]);
     if (s.resumable && fs::exists(dir(s.name))) line += " --resume";
@@ -275,8 +304,22 @@ class StudyRunner {
     {
       std::ofstream(log, std::ios::app) << "\n==== " << s.name << ": " << line << "\n";
     }
-    const int status = std::system((line + " >>" + quoted(log.string()) + " 2>&1 </dev/null").c_str());
-    OA_CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+    // The child runs through the shell (for the redirections); run_study shows its progress
+    // from the log while it runs.
+    const std::string shell_line = line + " >>" + quoted(log.string()) + " 2>&1 </dev/null";
+    const pid_t child = fork();
+    OA_CHECK(child >= 0, "stage {}: cannot start a process", s.name);
+    if (child == 0) {
+      execl("/bin/sh", "sh", "-c", shell_line.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    show(started + " started", true);
+    int status = 0;
+    while (waitpid(child, &status, WNOHANG) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      show(fmt::format("  {} {}: {}", oa::format_duration(seconds_since(start)), s.name, last_log_line(log)), false);
+    }
+    OA_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
              "stage {} failed (exit {}); its output is at the end of {}. Fix the cause and rerun: finished stages "
              "are kept",
              s.name, WIFEXITED(status) ? WEXITSTATUS(status) : -1, log.string());
@@ -298,6 +341,7 @@ class StudyRunner {
   }
 
   fs::path out_, bin_;
+  std::chrono::steady_clock::time_point last_shown_ = std::chrono::steady_clock::now();
 };
 
 // ---- the plan ---------------------------------------------------------------------------------
