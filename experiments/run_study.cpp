@@ -54,7 +54,9 @@ namespace {
 // Every choice of a study: a preset fills them, a --config file overrides the preset, a flag
 // overrides both. Lists are comma-separated strings.
 struct StudyConfig {
-  std::string data_dir;  // empty: Fashion-MNIST's default directory
+  std::string data = "fashion-mnist";  // the data set A is trained on (when trained here)
+  std::string data_dir;                // empty: the data set's default directory
+  std::string device = "cpu";
   std::string model_a = "models/weights/resnet20-fashion-mnist/checkpoint.safetensors";  // empty: train it
   std::string architecture = "resnet20";  // of A when trained here, and of the memorisation control
   std::int64_t a_epochs = 8;
@@ -77,7 +79,9 @@ struct StudyConfig {
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
-    visit("data_dir", c.data_dir, Flag{"--data-dir", "Fashion-MNIST directory (default: its own)"});
+    visit("data", c.data, Flag{"--data", "Data set of the models trained here: fashion-mnist, mnist, cifar10"});
+    visit("data_dir", c.data_dir, Flag{"--data-dir", "Directory of the data set (default: its own)"});
+    visit("device", c.device, Flag{"--device", "cpu or cuda, for every stage"});
     visit("model_a", c.model_a, Flag{"--model-a", "Checkpoint of A (empty: train A here)"});
     visit("architecture", c.architecture, Flag{"--architecture", "A's architecture when trained here; the control's"});
     visit("a_epochs", c.a_epochs, Flag{"--a-epochs", "Epochs of A when trained here", oa::experiments::Positive});
@@ -146,6 +150,35 @@ Json preset_values(const std::string& preset) {
             {"outlier_max_per_set", 200},
             {"outlier_rays_queries", 1000},
             {"outlier_budgets", "10,100,1000"}};
+  // cifar10: the proposal on CIFAR-10 (a GPU job: --device cuda), everything trained here.
+  if (preset == "cifar10")
+    return {{"data", "cifar10"},
+            {"model_a", ""},
+            {"a_epochs", 30},
+            {"ladder", ""},
+            {"rungs", "0.5,0.7,0.9,0.95,0.98"},
+            {"depth", "resnet20,resnet32,resnet56,resnet110"},
+            {"depth_epochs", 30},
+            {"depth_limit_train", 0},
+            {"parity_epochs", 100},
+            {"parity_limit_train", 10000},
+            {"eval_limit", 0},
+            {"attack_n", 500},
+            {"attacks", "cw-l2,ddn,cw-linf,fmn-linf"},
+            {"cw_search_steps", 5},
+            {"cw_iterations", 1000},
+            {"ddn_steps", 200},
+            {"fmn_steps", 200},
+            {"adv_examples", 50000},
+            {"adv_steps", 7},
+            {"adv_eps", 8.0 / 255},
+            {"adv_robust_n", 1000},
+            {"outlier_rungs", "0.9,0.98"},
+            {"outlier_limit", 0},
+            {"outlier_max_per_set", 200},
+            {"outlier_rays_queries", 1000},
+            {"outlier_budgets", "10,100,1000"},
+            {"outlier_eps", "0.004,0.008,0.016"}};
   // tiny: the tests' study on the tiny IDX data they write (everything trained here).
   if (preset == "tiny")
     return {{"model_a", ""},
@@ -171,7 +204,7 @@ Json preset_values(const std::string& preset) {
             {"outlier_rays_queries", 20},
             {"outlier_budgets", "5,20"},
             {"outlier_eps", "0.05,0.2"}};
-  throw oa::Error(fmt::format("--preset: unknown preset '{}' (quick, full, tiny)", preset));
+  throw oa::Error(fmt::format("--preset: unknown preset '{}' (quick, full, cifar10, tiny)", preset));
 }
 
 // Sets every field of `config` that `values` has; an unknown key or a value of the wrong type is
@@ -467,6 +500,8 @@ class Study {
   // The flags every child takes: data directory, seed (where it has one), threads.
   std::vector<std::string> with_common(std::vector<std::string> command) const {
     if (!c_.data_dir.empty()) command.insert(command.end(), {"--data-dir", c_.data_dir});
+    if (command.front() == "run_train") command.insert(command.end(), {"--data", c_.data});
+    command.insert(command.end(), {"--device", c_.device});
     if (command.front() != "run_eval" && command.front() != "run_cw")
       command.insert(command.end(), {"--seed", std::to_string(c_.seed)});
     command.insert(command.end(), {"--threads", std::to_string(c_.threads)});
@@ -825,7 +860,8 @@ int main(int argc, char** argv) {
   CLI::App app{"The whole study: model A, its pruning and depth ladders and a memorisation control; accuracy, "
                "minimal adversarial distances, equal adversarial fine-tuning, the OutlierAttack, sanity checks, "
                "and a report with a verdict per hypothesis. Reruns resume."};
-  app.add_option("--preset", args.preset, "quick (minutes), full (the proposal's scale) or tiny (tests)")
+  app.add_option("--preset", args.preset,
+                 "quick (minutes), full (the proposal's scale on Fashion-MNIST), cifar10 (a GPU job) or tiny (tests)")
       ->capture_default_str();
   app.add_option("--config", args.config_file, "A JSON file of config keys (over the preset; flags over both)");
   app.add_option("--out", args.out, "Output directory (default: results/<preset>-<time>)");
