@@ -4,8 +4,9 @@ on the same test samples as run_cw, and count their forward and backward passes 
 
 The comparison asked for by issue 4 ("at an equal budget of forward+backward passes, mean and
 median L2 at least as small as the best public PyTorch implementation on the same model and
-samples"); the results are in experiments/public_attack_comparison.md. This script is a
-measuring tool only: neither the library nor the tests use it.
+samples"), and issue 14's Square Attack against torchattacks' at equal query budget; the
+results are in experiments/public_attack_comparison.md. This script is a measuring tool only:
+neither the library nor the tests use it.
 
 What it does
   1. Loads the checkpoint (safetensors, torchvision-style names, parsed here without the
@@ -20,12 +21,18 @@ What it does
      model is B forward passes, a gradient that flows back through the logits of B rows is B
      backward passes. Per sample: total rows / samples attacked in the batch (an attack that
      spends a forward on the whole batch spends it on every sample of the batch).
+     Fixed-radius attacks (BALL_ATTACKS: torchattacks-square-linf) also count queries per
+     sample as run_blackbox does: each row is the query of the clean sample whose eps-ball
+     holds it, and a sample's queries are its rows up to its first misclassified one (all of
+     them where it has none).
   4. Re-checks every returned example with its own forward pass (not counted): misclassified,
-     finite and inside [0, 1]. Anything else is a failure (NaN distances, never 0).
-  5. Writes DIR/<attack>/samples.csv (index, label, success, l2, linf, forwards, backwards) and
-     DIR/<attack>/summary.json, plus DIR/summary.json and DIR/table.md over all attacks.
-     --ours NAME=RUN_CW_DIR adds run_cw results (its samples.csv + summary.json) to the table,
-     after checking that they attacked exactly the same indices.
+     finite and inside [0, 1] (and, for fixed-radius attacks, inside the --eps ball). Anything
+     else is a failure (NaN distances, never 0).
+  5. Writes DIR/<attack>/samples.csv (index, label, success, l2, linf, forwards, backwards,
+     queries: nan but for fixed-radius attacks) and DIR/<attack>/summary.json, plus
+     DIR/summary.json and DIR/table.md over all attacks. --ours NAME=DIR adds run_cw results
+     (its samples.csv + summary.json) or run_blackbox ones (DIR = <out>/<attack>/eps-<E>) to
+     the table, after checking that they attacked exactly the same indices.
 
 Set up (Debian 12: python3-torch 1.13 and python3-torchvision 0.14 from apt, reused; pip must
 not replace them, hence --no-deps and the explicit dependency list):
@@ -42,6 +49,10 @@ Run (one thread, as the comparison did):
     OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1 build/venv-attacks/bin/python \\
         experiments/compare_public_attacks.py --n 100 --threads 1 --out /tmp/oa-cmp/public
     build/venv-attacks/bin/python experiments/compare_public_attacks.py --help
+Square (issue 14; torchattacks alone is enough for it), next to run_blackbox at the same radius:
+    OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1 build/venv-attacks/bin/python \\
+        experiments/compare_public_attacks.py --n 100 --threads 1 --attacks torchattacks-square-linf \\
+        --eps 0.02 --queries 1000 --out /tmp/oa-sq/public-0.02 --ours ours=/tmp/oa-sq/ours/square-linf/eps-0.02
 """
 import argparse
 import gzip
@@ -62,6 +73,9 @@ from torch_reference_models import make_model  # noqa: E402  (the PyTorch twins 
 
 DEFAULT_CHECKPOINT = os.path.join(ROOT, "models/weights/resnet20-fashion-mnist/checkpoint.safetensors")
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+# How far outside its eps-ball (Linf) an example of a fixed-radius attack may lie: float32
+# rounding of x +- eps (our run_blackbox reports Linf 0.02000001 at eps 0.02).
+BALL_TOLERANCE = 1e-6
 
 # ---- the model ---------------------------------------------------------------------------
 
@@ -116,11 +130,14 @@ class CountingModel(nn.Module):
         self.model = model
         self.forwards = 0
         self.backwards = 0
+        self.ball = None
         self.eval()  # torchattacks restores the mode it found: train() here would reach the BatchNorms
 
     def forward(self, x):
         logits = self.model(x)
         self.forwards += x.shape[0]
+        if self.ball is not None:
+            self._count_queries(x, logits)
         if logits.requires_grad:
             logits.register_hook(self._count_backward)
         return logits
@@ -131,6 +148,31 @@ class CountingModel(nn.Module):
 
     def reset(self):
         self.forwards = self.backwards = 0
+        self.ball = None
+
+    def watch(self, x, y, eps):
+        """Count queries per sample from now on: each row forwarded is the query of the clean
+        sample whose Linf ball of radius eps (+ BALL_TOLERANCE) holds it, and a sample's
+        queries to its first success are its rows up to and including its first misclassified
+        one. A row in no ball, or in two, is an error."""
+        self.ball = {"x": x.flatten(1), "y": y, "eps": eps, "rows": [0] * len(x), "first_success": [0] * len(x)}
+
+    def _count_queries(self, x, logits):
+        ball = self.ball
+        distance = (x.detach().flatten(1)[:, None, :] - ball["x"][None]).abs().amax(2)  # [rows, samples]
+        inside = distance <= ball["eps"] + BALL_TOLERANCE
+        if not (inside.sum(1) == 1).all():
+            raise RuntimeError(f"a query of {len(x)} rows has rows in {inside.sum(1).tolist()} eps-balls, not 1 each")
+        owner = inside.int().argmax(1)
+        wrong = (logits.detach().argmax(1) != ball["y"][owner]).tolist()
+        for i, misclassified in zip(owner.tolist(), wrong):
+            ball["rows"][i] += 1
+            if misclassified and ball["first_success"][i] == 0:
+                ball["first_success"][i] = ball["rows"][i]
+
+    def queries(self):
+        """Per watched sample: queries to its first success, or all its queries where none."""
+        return [first or rows for first, rows in zip(self.ball["first_success"], self.ball["rows"])]
 
 
 # ---- the data ------------------------------------------------------------------------------
@@ -238,6 +280,16 @@ def torchattacks_pgd_bisect_linf(model, x, y, a):
     return best
 
 
+def torchattacks_square_linf(model, x, y, a):
+    """torchattacks Square, Linf, margin loss, one restart: --queries iterations after its
+    initialisation, at radius --eps. Its perturb() first forwards the clean batch (a query of
+    every sample) and, after the run, the returned batch once more (after the successes)."""
+    import torchattacks
+    attack = torchattacks.Square(model, norm="Linf", eps=a.eps, n_queries=a.queries, n_restarts=1,
+                                 p_init=a.p_init, loss="margin", seed=a.seed)
+    return attack(x, y)
+
+
 ATTACKS = {
     "advlib-cw-l2": (advlib_cw_l2, "adv_lib carlini_wagner_l2: c search x10 then bisection, restarts, "
                                    "abort-early over the whole batch"),
@@ -251,15 +303,21 @@ ATTACKS = {
     "advlib-fmn-linf": (advlib_fmn_linf, "adv_lib fmn, Linf, --linf-steps steps"),
     "torchattacks-pgd-bisect-linf": (torchattacks_pgd_bisect_linf,
                                      "torchattacks PGD (Linf) inside run_cw's per-sample radius bisection"),
+    "torchattacks-square-linf": (torchattacks_square_linf,
+                                 "torchattacks Square (Linf, margin loss, 1 restart), --queries iterations at --eps"),
 }
+# Fixed-radius (black-box) attacks: their examples must lie in the --eps ball, and their
+# queries are counted per sample (CountingModel.watch) to each sample's first success.
+BALL_ATTACKS = {"torchattacks-square-linf"}
 DEFAULT_ATTACKS = ("advlib-cw-l2,foolbox-cw-l2,torchattacks-cw,advlib-ddn,advlib-ddn-float,advlib-fmn-l2,"
                    "advlib-cw-linf,advlib-fmn-linf,torchattacks-pgd-bisect-linf")
 
 # ---- checking and writing ----------------------------------------------------------------------
 
 
-def recheck(model, x, y, adv):
-    """Per sample (success, l2, linf): misclassified by an independent forward, finite, in [0, 1]."""
+def recheck(model, x, y, adv, eps=None):
+    """Per sample (success, l2, linf): misclassified by an independent forward, finite, in [0, 1]
+    and, where eps is given, in the Linf ball of radius eps (+ BALL_TOLERANCE) around x."""
     adv = adv.detach().float()
     with torch.no_grad():
         predicted = model(adv).argmax(1)
@@ -268,9 +326,21 @@ def recheck(model, x, y, adv):
     finite = torch.isfinite(flat_adv).all(1)
     in_box = (flat_adv >= 0).all(1) & (flat_adv <= 1).all(1)
     ok = (predicted != y) & finite & in_box
+    if eps is not None:
+        ok &= diff.abs().amax(dim=1) <= eps + BALL_TOLERANCE
     l2 = torch.where(ok, diff.norm(dim=1), torch.full_like(diff[:, 0], math.nan))
     linf = torch.where(ok, diff.abs().amax(dim=1), torch.full_like(diff[:, 0], math.nan))
     return ok.tolist(), l2.tolist(), linf.tolist()
+
+
+def wilson_interval(successes, trials, z=1.959964):
+    """The Wilson score 95% interval of successes / trials (as experiments/common/statistics.h):
+    (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)."""
+    if trials == 0:
+        return [0.0, 1.0]
+    p, n = successes / trials, trials
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [(centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)]
 
 
 def stats(rows, seconds, forwards, backwards):
@@ -278,7 +348,7 @@ def stats(rows, seconds, forwards, backwards):
     l2 = np.array([r["l2"] for r in ok], dtype=np.float64)
     linf = np.array([r["linf"] for r in ok], dtype=np.float64)
     n = len(rows)
-    return {
+    out = {
         "samples": n,
         "success_rate": len(ok) / n if n else math.nan,
         "l2": {"mean": float(l2.mean()) if len(ok) else None, "median": float(np.median(l2)) if len(ok) else None},
@@ -288,14 +358,21 @@ def stats(rows, seconds, forwards, backwards):
         "backwards_per_sample": backwards / n if n else math.nan,
         "seconds": seconds,
     }
+    if rows and rows[0]["queries"] is not None:  # a fixed-radius attack: queries to the first success
+        queries = np.array([r["queries"] for r in ok], dtype=np.float64)
+        out.update({"successes": len(ok), "success_rate_ci95": wilson_interval(len(ok), n),
+                    "queries": {"mean": float(queries.mean()) if len(ok) else None,
+                                "median": float(np.median(queries)) if len(ok) else None}})
+    return out
 
 
 def write_csv(path, rows):
     with open(path + ".tmp", "w") as f:
-        f.write("index,label,success,l2,linf,forwards,backwards\n")
+        f.write("index,label,success,l2,linf,forwards,backwards,queries\n")
         for r in rows:
+            queries = "nan" if r["queries"] is None else r["queries"]
             f.write(f"{r['index']},{r['label']},{int(r['success'])},{r['l2']!r},{r['linf']!r},"
-                    f"{r['forwards']:.6g},{r['backwards']:.6g}\n")
+                    f"{r['forwards']:.6g},{r['backwards']:.6g},{queries}\n")
     os.replace(path + ".tmp", path)
 
 
@@ -322,8 +399,11 @@ def run_attack(name, counting, model, batches, args):
     rows, seconds, forwards, backwards = [], 0.0, 0, 0
     torch.manual_seed(args.seed)
     before = model_state(counting)
+    ball = name in BALL_ATTACKS
     for indices, x, y in batches:
         counting.reset()
+        if ball:
+            counting.watch(x, y, args.eps)
         start = time.perf_counter()
         adv = fn(counting, x, y, args)
         seconds += time.perf_counter() - start
@@ -331,10 +411,11 @@ def run_attack(name, counting, model, batches, args):
         f, b = counting.forwards, counting.backwards
         forwards += f
         backwards += b
-        ok, l2, linf = recheck(model, x, y, adv)
+        queries = counting.queries() if ball else [None] * len(indices)
+        ok, l2, linf = recheck(model, x, y, adv, args.eps if ball else None)
         for k, index in enumerate(indices):
             rows.append({"index": index, "label": int(y[k]), "success": ok[k], "l2": l2[k], "linf": linf[k],
-                         "forwards": f / len(indices), "backwards": b / len(indices)})
+                         "forwards": f / len(indices), "backwards": b / len(indices), "queries": queries[k]})
     summary = {"attack": name, "implementation": description, **stats(rows, seconds, forwards, backwards)}
     if name in NOTES:
         summary["placeholders_counted_as_failures"] = NOTES[name]
@@ -342,7 +423,9 @@ def run_attack(name, counting, model, batches, args):
 
 
 def read_ours(spec, attacked):
-    """NAME=DIR of one run_cw attack (DIR/samples.csv, DIR/summary.json): its table row."""
+    """NAME=DIR of one run_cw attack (DIR/samples.csv, DIR/summary.json): its table row. A
+    run_blackbox directory (<attack>/eps-<E>) has queries and no pass columns: its forwards are
+    its queries (a sample stops at its first success)."""
     name, _, directory = spec.partition("=")
     if not directory:
         raise SystemExit(f"--ours expects NAME=DIR, got '{spec}'")
@@ -354,11 +437,13 @@ def read_ours(spec, attacked):
     indices = [int(r["index"]) for r in table]
     if indices != attacked:
         raise SystemExit(f"--ours {name}: run_cw attacked {indices}, this script {attacked}: not the same samples")
-    rows = [{"index": int(r["index"]), "success": r["success"] == "1", "l2": float(r["l2"]), "linf": float(r["linf"])}
-            for r in table]
-    forwards = sum(float(r["forwards"]) for r in table)
-    backwards = sum(float(r["backwards"]) for r in table)
-    out = {"attack": name, "implementation": f"ours (run_cw {summary['attack']}, options {json.dumps(summary['options'])})",
+    blackbox = "queries" in table[0] if table else False
+    rows = [{"index": int(r["index"]), "success": r["success"] == "1", "l2": float(r["l2"]), "linf": float(r["linf"]),
+             "queries": int(r["queries"]) if blackbox else None} for r in table]
+    forwards = sum(float(r["queries"] if blackbox else r["forwards"]) for r in table)
+    backwards = 0.0 if blackbox else sum(float(r["backwards"]) for r in table)
+    program = "run_blackbox" if blackbox else "run_cw"
+    out = {"attack": name, "implementation": f"ours ({program} {summary['attack']}, options {json.dumps(summary['options'])})",
            **stats(rows, summary["seconds"], forwards, backwards)}
     return out
 
@@ -372,6 +457,22 @@ def markdown_table(summaries):
         lines.append(f"| {s['attack']} | {s['forwards_per_sample']:.1f} | {s['backwards_per_sample']:.1f} | "
                      f"{100 * s['success_rate']:.1f}% | {fmt(s['l2']['mean'])} | {fmt(s['l2']['median'])} | "
                      f"{fmt(s['linf']['mean'])} | {fmt(s['linf']['median'])} | {s['seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_queries_table(summaries):
+    """The fixed-radius attacks among summaries: success with its Wilson interval, and the
+    queries to the first success over the successes."""
+    def fmt(v, spec=".1f"):
+        return "-" if v is None else format(v, spec)
+    lines = ["| attack | attacked | success | 95% interval | median queries | mean queries | seconds |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        if "queries" in s:
+            low, high = s["success_rate_ci95"]
+            lines.append(f"| {s['attack']} | {s['samples']} | {100 * s['success_rate']:.1f}% | "
+                         f"[{100 * low:.1f}%, {100 * high:.1f}%] | {fmt(s['queries']['median'])} | "
+                         f"{fmt(s['queries']['mean'])} | {s['seconds']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -400,6 +501,10 @@ def main():
     b.add_argument("--pgd-eps", type=float, default=1.0, help="PGD bisection: largest radius")
     b.add_argument("--pgd-iterations", type=int, default=50, help="PGD bisection: steps per radius")
     b.add_argument("--bisect-steps", type=int, default=10, help="PGD bisection: halvings")
+    b.add_argument("--eps", type=float, default=0.02, help="Square: the Linf radius")
+    b.add_argument("--queries", type=int, default=1000, help="Square: iterations after the initialisation")
+    b.add_argument("--p-init", type=float, default=0.05, help="Square: first fraction of pixels changed "
+                                                             "(the paper's Linf default)")
     p.add_argument("--ours", action="append", default=[], metavar="NAME=DIR",
                    help="add a run_cw attack directory (samples.csv, summary.json) to the table; repeatable")
     args = p.parse_args()
@@ -447,9 +552,12 @@ def main():
                 "versions": versions, "budgets": {k: v for k, v in vars(args).items()
                                                   if k not in ("ours", "out", "model", "data_dir")},
                 "attacks": summaries})
+    tables = markdown_table(summaries)
+    if any("queries" in s for s in summaries):
+        tables += "\n" + markdown_queries_table(summaries)
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(markdown_table(summaries))
-    print(markdown_table(summaries))
+        f.write(tables)
+    print(tables)
 
 
 if __name__ == "__main__":
