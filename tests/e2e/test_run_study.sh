@@ -2,7 +2,8 @@
 # End-to-end: run_study's tiny preset on the tiny IDX data (A trained and pruned here, the
 # memorisation control, attacks, equal adversarial fine-tuning, the OutlierAttack, the report),
 # then the same study killed with SIGKILL at random points and resumed until it finishes: it
-# must give the same results as the uninterrupted run and lose nothing.
+# must give the same results as the uninterrupted run and lose nothing; the cifar10 preset on
+# tiny CIFAR-10 files; the errors.
 # Usage: test_run_study.sh RUN_STUDY PYTHON WORKDIR
 set -uo pipefail
 run_study=$1 python=$2 work=$3
@@ -73,6 +74,30 @@ for root, _, files in os.walk(f"{a}/stages"):
 print(compared, "files compared")
 sys.exit(0 if ok and compared > 20 else 1)
 PY
+
+# The cifar10 preset, shrunk by flags to seconds, on tiny CIFAR-10 binary batches written here
+# (class k: a bright 8x8 square at a class-specific place in channel k % 3).
+"$python" - "$work/cifar" <<'PY'
+import os, random, sys
+out = sys.argv[1]; os.makedirs(out, exist_ok=True); rng = random.Random(0)
+def batch(path, n):
+    with open(path, "wb") as f:
+        for i in range(n):
+            label = i % 10; top, left = 2 + 8 * (label // 4), 2 + 8 * (label % 4)
+            f.write(bytes([label]))
+            for c in range(3):
+                f.write(bytes(min(255, (200 if c == label % 3 and top <= r < top + 8 and left <= col < left + 8 else 0)
+                                  + rng.randrange(40)) for r in range(32) for col in range(32)))
+for k in range(1, 6): batch(f"{out}/data_batch_{k}.bin", 20)
+batch(f"{out}/test_batch.bin", 40)
+PY
+"$run_study" --preset cifar10 --data-dir "$work/cifar" --a-epochs 15 --rungs 0.5,0.9 --depth "" --parity-epochs 2 \
+  --parity-limit-train 50 --attack-n 3 --attacks ddn,fmn-linf --cw-search-steps 1 --cw-iterations 5 --ddn-steps 5 \
+  --fmn-steps 5 --adv-examples 20 --adv-robust-n 10 --outlier-rungs 0.9 --outlier-max-per-set 2 \
+  --outlier-rays-queries 10 --outlier-budgets 5,10 --threads 2 --out "$work/cifar-study" >"$work/cifar.log" 2>&1
+check "the cifar10 preset (shrunk) runs on CIFAR-10 files and writes its report" \
+  test -s "$work/cifar-study/report.html" -a -s "$work/cifar-study/results.json"
+check "its models were trained on CIFAR-10" grep -q '"dataset": "cifar10"' "$work/cifar-study/stages/train-A/summary.json"
 
 # Errors: another configuration in the same folder is refused; a bad preset or config is named.
 "$run_study" "${study[@]}" --attack-n 7 --out "$work/whole" >"$work/e1.log" 2>&1
