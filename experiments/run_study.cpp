@@ -775,6 +775,7 @@ Json Study::results() const {
 
 struct Args {
   std::string preset = "quick", config_file, out;
+  bool report_only = false;
   StudyConfig config;
 };
 
@@ -808,8 +809,19 @@ StudyConfig with_shipped_paths(StudyConfig c) {
   return c;
 }
 
+// The verdicts and the report again, from the results.json in `out` (after a change of the
+// report module, without rerunning a stage).
+int report_only(const fs::path& out) {
+  Json results = read_json(out / "results.json");
+  results["hypotheses"] = oa::study::write_report(results, out);
+  oa::io::write_file_atomic((out / "results.json").string(), results.dump(2) + "\n");
+  std::printf("wrote %s/{report.html,report.md,results.json}\n", out.string().c_str());
+  return 0;
+}
+
 int run(const CLI::App& app, Args& args) {
   using namespace oa;
+  if (args.report_only) return report_only(args.out);
   // The configuration: the preset, then the config file, then the flags given.
   StudyConfig config;
   apply_values(preset_values(args.preset), config, "--preset " + args.preset);
@@ -872,7 +884,9 @@ int main(int argc, char** argv) {
                  "quick (minutes), full (the proposal's scale on Fashion-MNIST), cifar10 (a GPU job) or tiny (tests)")
       ->capture_default_str();
   app.add_option("--config", args.config_file, "A JSON file of config keys (over the preset; flags over both)");
-  app.add_option("--out", args.out, "Output directory (default: results/<preset>-<time>)");
+  CLI::Option* out = app.add_option("--out", args.out, "Output directory (default: results/<preset>-<time>)");
+  app.add_flag("--report-only", args.report_only, "Only write the report again from --out's results.json")
+      ->needs(out);
   oa::experiments::add_flags(app, args.config);
   return oa::experiments::run_cli(app, argc, argv, "run_study", [&] { return run(app, args); });
 }

@@ -31,6 +31,10 @@ for x in h: print(x["id"], x["verdict"], x["statistic"])
 sys.exit(0 if ok else 1)
 PY
 
+rm "$work/whole/report.html"
+"$run_study" --report-only --out "$work/whole" >"$work/report-only.log" 2>&1
+check "--report-only writes the report again from results.json" test -s "$work/whole/report.html"
+
 # Killed at random points (the whole process group: the study and its running stage), resumed.
 kills=0
 for attempt in $(seq 1 12); do
