@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   std::int64_t batch = 128;
   std::string python = OA_TORCH_PYTHON, script = OA_SOURCE_DIR "/experiments/bench_torch.py", out_path;
   bool skip_torch = false;
-  std::string suite = "quick";
+  std::string suite = "quick", conv_engine = "auto";
   CLI::App app{"Benchmark our kernels and training step side by side with PyTorch (CPU, or the GPU with --device "
                "cuda)."};
   runtime.add_to(app);  // both sides
@@ -225,8 +225,15 @@ int main(int argc, char** argv) {
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();
   app.add_option("--out", out_path, "Write the results as JSON to this file");
   app.add_flag("--no-torch", skip_torch, "Time ours only");
+  app.add_option("--conv-engine", conv_engine,
+                 "CPU float32 convolutions: auto (oneDNN), onednn, or im2col (ours: im2col + OpenBLAS GEMM)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "onednn", "im2col"}));
   return oa::experiments::run_cli(app, argc, argv, "run_bench", [&] {
     g_device = runtime.apply();
+    oa::set_cpu_conv_engine(conv_engine == "im2col"   ? oa::CpuConvEngine::im2col
+                            : conv_engine == "onednn" ? oa::CpuConvEngine::onednn
+                                                      : oa::CpuConvEngine::automatic);
     const auto cases = bench_cases(suite, batch);
     const auto ours = run_ours(cases, min_time);
     std::string torch_version = "not run";
@@ -238,15 +245,19 @@ int main(int argc, char** argv) {
                 "names)\n",
                 suite.c_str(), runtime.device.c_str(), runtime.threads, oa::blas_kernels().c_str(),
                 torch_version.c_str());
-    std::printf("%-40s %12s %12s %8s\n", "case", "ours ms", "torch ms", "ratio");
+    // The engine of our convolutions in every row: cuDNN on the GPU; on the CPU oneDNN or im2col.
+    const std::string engine = g_device == Device::CUDA ? "cudnn"
+                               : oa::cpu_conv_engine(DType::Float32) == oa::CpuConvEngine::onednn ? "onednn"
+                                                                                                   : "im2col";
+    std::printf("%-40s %12s %12s %8s  %s\n", "case", "ours ms", "torch ms", "ratio", "our conv engine");
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& [name, seconds] : ours) {
       const auto it = theirs.find(name);
       const double torch_s = it == theirs.end() ? 0.0 : it->second;
-      std::printf("%-40s %12.3f %12.3f %8s\n", name.c_str(), 1e3 * seconds, 1e3 * torch_s,
-                  torch_s > 0 ? fmt::format("{:.2f}", seconds / torch_s).c_str() : "-");
+      std::printf("%-40s %12.3f %12.3f %8s  %s\n", name.c_str(), 1e3 * seconds, 1e3 * torch_s,
+                  torch_s > 0 ? fmt::format("{:.2f}", seconds / torch_s).c_str() : "-", engine.c_str());
       rows.push_back({{"case", name}, {"ours_s", seconds}, {"torch_s", torch_s},
-                      {"ratio", torch_s > 0 ? seconds / torch_s : 0.0}});
+                      {"ratio", torch_s > 0 ? seconds / torch_s : 0.0}, {"conv_engine", engine}});
     }
     std::printf("ratio = ours / PyTorch time (below 1: ours is faster)\n");
     for (const auto& [name, sparse_s] : ours) {  // the sparse suite: speed-up of the sparse path

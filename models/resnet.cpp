@@ -41,6 +41,7 @@ class ResidualBlock : public nn::Module {
       const auto& c = chain[i - 1];
       register_module(conv_name(i), conv(c.in, c.out, c.kernel, c.stride, rng));
       register_module(bn_name(i), std::make_shared<nn::BatchNorm2d>(c.out));
+      declare_conv_norm_pair({conv_name(i), bn_name(i)});
     }
     for (std::size_t i = 1; i < depth_; ++i) declare_channel_chain({conv_name(i), bn_name(i), conv_name(i + 1)});
     const std::int64_t in = chain.front().in, out = chain.back().out;
@@ -133,6 +134,7 @@ ResNet::ResNet(const ResNetSpec& spec, Rng& rng) : spec_(spec) {
   std::int64_t channels = cifar ? 16 * spec.width : 64;
   register_module("conv1", conv(spec.in_channels, channels, cifar ? 3 : 7, cifar ? 1 : 2, rng));
   register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
+  declare_conv_norm_pair({"conv1", "bn1"});
   std::int64_t in = channels;
   for (std::size_t s = 0; s < spec.blocks.size(); ++s) {
     const std::int64_t planes = channels << s;

@@ -21,6 +21,14 @@ add_library(oa_openblas INTERFACE)
 target_include_directories(oa_openblas SYSTEM INTERFACE ${OPENBLAS_INCLUDE_DIR})
 target_link_libraries(oa_openblas INTERFACE ${OPENBLAS_LIBRARY})
 
+# oneDNN (libdnnl-dev): the float32 CPU convolutions (framework/backend/cpu/conv2d_onednn.cpp).
+# Found by hand: the package's CMake config also demands the OpenCL headers, which we never use.
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp PATHS /usr/include REQUIRED)
+find_library(DNNL_LIBRARY NAMES dnnl PATHS /usr/lib/x86_64-linux-gnu REQUIRED)
+add_library(oa_dnnl INTERFACE)
+target_include_directories(oa_dnnl SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
+target_link_libraries(oa_dnnl INTERFACE ${DNNL_LIBRARY})
+
 # stb_image (header-only, libstb-dev) for JPEG/PNG decoding.
 find_path(STB_INCLUDE_DIR stb/stb_image.h PATHS /usr/include)
 add_library(oa_stb INTERFACE)

@@ -18,6 +18,15 @@ Conv2d::Conv2d(const Conv2dOptions& opts, Rng& rng) : options(opts) {
   if (opts.bias) bias = register_parameter("bias", Tensor::zeros({opts.out_channels}));
 }
 
+Conv2d::Conv2d(const Conv2dOptions& opts, Tensor w, Tensor b) : options(opts) {
+  const Shape expected{opts.out_channels, opts.in_channels / opts.groups, opts.kernel, opts.kernel};
+  OA_CHECK(w.shape() == expected, "Conv2d: the weight is {}, the options need [{}]", describe(w), fmt::join(expected, ", "));
+  OA_CHECK(opts.bias == b.defined(), "Conv2d: options.bias is {} but a bias was{} given", opts.bias,
+           b.defined() ? "" : " not");
+  weight = register_parameter("weight", std::move(w));
+  if (b.defined()) bias = register_parameter("bias", std::move(b));
+}
+
 Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, weight, bias, options.stride, options.padding, options.groups);
 }

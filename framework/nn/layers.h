@@ -17,6 +17,8 @@ struct Conv2dOptions {
 class Conv2d : public Module {
  public:
   Conv2d(const Conv2dOptions& options, Rng& rng);
+  // A conv with these weights ([C_out, C_in/groups, k, k]) and bias (undefined: none).
+  Conv2d(const Conv2dOptions& options, Tensor weight, Tensor bias);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   Tensor weight, bias;  // bias undefined when options.bias is false
@@ -56,6 +58,13 @@ class BatchNorm2d : public Module {
   std::string type_name() const override { return "BatchNorm2d"; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
+};
+
+// y = x: what nn::fold_batch_norm leaves in the place of a folded BatchNorm.
+class Identity : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return x; }
+  std::string type_name() const override { return "Identity"; }
 };
 
 class ReLU : public Module {

@@ -61,6 +61,11 @@ void Module::declare_channel_chain(ChannelChainDeclaration chain) {
   channel_chains_.push_back(std::move(chain));
 }
 
+void Module::declare_conv_norm_pair(ConvNormDeclaration pair) {
+  for (const std::string* name : {&pair.conv, &pair.norm}) child(*name);  // they exist
+  conv_norm_pairs_.push_back(std::move(pair));
+}
+
 Tensor Module::buffer(const std::string& name) const {
   for (const auto& [own, t] : buffers_)
     if (own == name) return t;
@@ -125,6 +130,15 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
   for (const auto& [name, layer] : children()) h = (*layer)(h);
   return h;
+}
+
+std::vector<ConvNormDeclaration> Sequential::conv_norm_pairs() const {
+  std::vector<ConvNormDeclaration> pairs = Module::conv_norm_pairs();
+  const auto& layers = children();
+  for (std::size_t i = 1; i < layers.size(); ++i)
+    if (layers[i - 1].second->type_name() == "Conv2d" && layers[i].second->type_name() == "BatchNorm2d")
+      pairs.push_back({layers[i - 1].first, layers[i].first});
+  return pairs;
 }
 
 }  // namespace oa::nn

@@ -21,6 +21,12 @@ struct ChannelChainDeclaration {
   std::string producer, norm, consumer;
 };
 
+// A conv child whose output goes only into the BatchNorm child `norm`, so that in eval mode
+// the two fold into one conv (nn::fold_batch_norm). Names of direct children, as above.
+struct ConvNormDeclaration {
+  std::string conv, norm;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -53,6 +59,9 @@ class Module {
   void replace_child(const std::string& name, std::shared_ptr<Module> module);
   // The channel chains this module declares (not its children's); prune/filter.h collects them.
   const std::vector<ChannelChainDeclaration>& declared_channel_chains() const { return channel_chains_; }
+  // The conv -> BatchNorm pairs among this module's children (not its children's): those it
+  // declares; a Sequential finds its own (a Conv2d right before a BatchNorm2d).
+  virtual std::vector<ConvNormDeclaration> conv_norm_pairs() const { return conv_norm_pairs_; }
   // This module's own buffer `name` (not its children's); undefined when it has none.
   Tensor buffer(const std::string& name) const;
   // Adds buffer `name` to this module, or replaces the one of that name (pruning adds masks).
@@ -79,6 +88,8 @@ class Module {
   }
   // Declares a prunable channel chain among this module's children (the ResNet blocks do).
   void declare_channel_chain(ChannelChainDeclaration chain);
+  // Declares that the conv child `conv` feeds only the BatchNorm child `norm` (the ResNets do).
+  void declare_conv_norm_pair(ConvNormDeclaration pair);
   // Throws, naming the layer by its `path` in the tree, when this layer cannot run on `device`.
   // Layers whose state lives outside parameters and buffers override it (SparseConv2d).
   virtual void check_device(Device /*device*/, const std::string& /*path*/) const {}
@@ -92,6 +103,7 @@ class Module {
   NamedTensors buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::vector<ChannelChainDeclaration> channel_chains_;
+  std::vector<ConvNormDeclaration> conv_norm_pairs_;
   bool training_ = true;
 };
 
@@ -101,6 +113,7 @@ class Sequential : public Module {
   Sequential& add(std::shared_ptr<Module> module);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Sequential"; }
+  std::vector<ConvNormDeclaration> conv_norm_pairs() const override;
 };
 
 }  // namespace oa::nn

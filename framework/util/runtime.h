@@ -19,6 +19,13 @@ std::string blas_kernels();
 // OpenMP threads for our loops (BLAS itself always runs one thread per caller).
 void set_num_threads(int threads);
 
+// The engine of float32 convolutions on the CPU: oneDNN (the default, `automatic`) or our
+// im2col + GEMM kernels (every other dtype always runs those). For benchmarks and tests.
+enum class CpuConvEngine { automatic, onednn, im2col };
+void set_cpu_conv_engine(CpuConvEngine engine);
+// The engine a CPU convolution of this dtype runs now: onednn or im2col, never automatic.
+CpuConvEngine cpu_conv_engine(DType dtype);
+
 // "cpu" or "cuda" (the --device flag of the executables). "cuda" throws, with the reason,
 // when no GPU can be used; any other name throws too.
 Device parse_device(const std::string& name);

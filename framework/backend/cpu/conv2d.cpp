@@ -1,4 +1,5 @@
-// Convolution on the CPU: im2col + one GEMM per group, over blocks of images.
+// Convolution on the CPU, our engine: im2col + one GEMM per group, over blocks of images
+// (every dtype; float32 runs oneDNN unless asked otherwise: cpu/conv2d_engine.cpp).
 //
 // For a block of B images and one group, with K = (C_in/groups) * KH * KW and P = OH * OW:
 //   col[K, B*P]     = im2col(x)   (each column holds the receptive field of one output pixel)
@@ -16,7 +17,7 @@
 #include <vector>
 
 #include "framework/backend/cpu/gemm.h"
-#include "framework/backend/cpu/kernels.h"
+#include "framework/backend/cpu/conv2d_engine.h"
 
 namespace oa::cpu {
 
@@ -148,7 +149,7 @@ const T* block_columns(const T* x, const Conv2dGeometry& g, const ConvPlan& p, s
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
+void im2col_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
   dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     const ConvPlan p(g);
@@ -213,7 +214,7 @@ Tensor rotated_transposed(const Tensor& w, const Conv2dGeometry& g) {
 
 }  // namespace
 
-void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {
+void im2col_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {
   if (input_gradient_is_a_convolution(g)) {
     const Conv2dGeometry transposed{.batch = g.batch, .in_channels = g.out_channels, .in_h = g.out_h,
                                     .in_w = g.out_w, .out_channels = g.in_channels, .kernel_h = g.kernel_h,
@@ -221,7 +222,7 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
                                     .groups = g.groups, .out_h = g.in_h, .out_w = g.in_w};
     const Tensor w_t = dispatch_floating(w.dtype(), "conv2d backward (input)",
                                          [&](auto tag) { return rotated_transposed<decltype(tag)>(w, g); });
-    return cpu::conv2d_forward(grad_y, w_t, nullptr, grad_x, transposed);
+    return im2col_conv2d_forward(grad_y, w_t, nullptr, grad_x, transposed);
   }
   dispatch_floating(grad_y.dtype(), "conv2d backward (input)", [&](auto tag) {
     using T = decltype(tag);
@@ -255,7 +256,7 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
   });
 }
 
-void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g) {
+void im2col_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g) {
   dispatch_floating(grad_y.dtype(), "conv2d backward (weight)", [&](auto tag) {
     using T = decltype(tag);
     const ConvPlan p(g);

@@ -1,0 +1,227 @@
+// Convolution on the CPU through oneDNN (float32): the CPU twin of the cuDNN calls in
+// cuda/conv2d.cu. Our tensors stay NCHW (weights OIHW); oneDNN picks the memory formats its
+// fastest kernel wants for this shape (format_tag::any: blocked nChw16c with AVX-512), and
+// each argument is reordered into that format and back only where it differs.
+//
+// Creating a primitive descriptor walks oneDNN's list of implementations, which costs far
+// more than a small convolution; so every (direction, geometry, bias) is planned once per
+// thread and kept: primitive, formats and the reorders around it. Threads: oneDNN here is
+// built on OpenMP, the same runtime (and thread count) as our own kernels.
+#include "framework/backend/cpu/conv2d_engine.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "framework/core/error.h"
+
+namespace oa::cpu {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// Plain layouts of our tensors. Grouped weights are [G, C_out/G, C_in/G, KH, KW] to oneDNN.
+memory::desc activations(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, Tag tag) {
+  return memory::desc({n, c, h, w}, memory::data_type::f32, tag);
+}
+memory::desc weights(const Conv2dGeometry& g, Tag tag_if_plain) {
+  const bool plain = tag_if_plain != Tag::any;
+  if (g.groups == 1)
+    return memory::desc({g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, memory::data_type::f32,
+                        plain ? Tag::oihw : Tag::any);
+  return memory::desc({g.groups, g.out_channels / g.groups, g.in_channels / g.groups, g.kernel_h, g.kernel_w},
+                      memory::data_type::f32, plain ? Tag::goihw : Tag::any);
+}
+
+// A buffer per thread for each argument that needs a reorder, grown on demand and kept: a
+// fresh allocation of tens of megabytes on every call would be paid again in page faults.
+class Scratch {
+ public:
+  void* at_least(std::size_t bytes) {
+    if (bytes > bytes_) {
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+      OA_CHECK(data_ != nullptr, "out of memory: the oneDNN convolution needs {} bytes of scratch", bytes);
+      bytes_ = bytes;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t bytes_ = 0;
+};
+
+// One argument of a planned primitive: our plain layout, oneDNN's chosen one, and the reorder
+// between them when they differ (plain -> chosen for inputs, chosen -> plain for the output).
+struct Argument {
+  int id;  // DNNL_ARG_...
+  memory::desc plain, chosen;
+  std::optional<dnnl::reorder> reorder;
+  Scratch scratch;
+
+  Argument(int id_, const memory::desc& plain_, const memory::desc& chosen_, bool is_output)
+      : id(id_), plain(plain_), chosen(chosen_) {
+    if (plain == chosen) return;
+    auto& engine = cpu_engine();
+    reorder = is_output ? dnnl::reorder(dnnl::reorder::primitive_desc(engine, chosen, engine, plain))
+                        : dnnl::reorder(dnnl::reorder::primitive_desc(engine, plain, engine, chosen));
+  }
+};
+
+// A convolution primitive with its arguments: inputs read from our tensors, one output.
+struct Plan {
+  dnnl::primitive convolution;
+  std::vector<Argument> inputs;
+  std::optional<Argument> output;
+  std::string implementation;
+
+  void run(const std::vector<const float*>& input_data, float* output_data) {
+    auto& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    std::unordered_map<int, memory> args;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      Argument& a = inputs[i];
+      memory user(a.plain, engine, const_cast<float*>(input_data[i]));
+      if (!a.reorder) {
+        args.emplace(a.id, user);
+        continue;
+      }
+      memory converted(a.chosen, engine, a.scratch.at_least(a.chosen.get_size()));
+      a.reorder->execute(stream, user, converted);
+      args.emplace(a.id, converted);
+    }
+    memory user_out(output->plain, engine, output_data);
+    memory out = output->reorder ? memory(output->chosen, engine, output->scratch.at_least(output->chosen.get_size()))
+                                 : user_out;
+    args.emplace(output->id, out);
+    convolution.execute(stream, args);
+    if (output->reorder) output->reorder->execute(stream, out, user_out);
+    stream.wait();
+  }
+};
+
+enum class Direction { forward, backward_data, backward_weights };
+
+memory::dims strides(const Conv2dGeometry& g) { return {g.stride, g.stride}; }
+memory::dims padding_left(const Conv2dGeometry& g) { return {g.padding, g.padding}; }
+// The right/bottom padding that makes oneDNN's output size ours: out = (in + pl + pr - k) / s + 1.
+memory::dims padding_right(const Conv2dGeometry& g) {
+  return {(g.out_h - 1) * g.stride + g.kernel_h - g.in_h - g.padding,
+          (g.out_w - 1) * g.stride + g.kernel_w - g.in_w - g.padding};
+}
+
+dnnl::convolution_forward::primitive_desc forward_descriptor(const Conv2dGeometry& g, bool with_bias) {
+  const auto src = activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any);
+  const auto dst = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any);
+  const auto bias = with_bias ? memory::desc({g.out_channels}, memory::data_type::f32, Tag::x) : memory::desc();
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                             src, weights(g, Tag::any), bias, dst, strides(g), padding_left(g),
+                                             padding_right(g));
+  return {desc, cpu_engine()};
+}
+
+Plan make_plan(Direction direction, const Conv2dGeometry& g, bool with_bias) {
+  const auto x_plain = activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::nchw);
+  const auto y_plain = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::nchw);
+  const auto w_plain = weights(g, Tag::oihw);
+  const auto forward = forward_descriptor(g, with_bias);
+  Plan plan;
+  switch (direction) {
+    case Direction::forward: {
+      plan.convolution = dnnl::convolution_forward(forward);
+      plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, forward.src_desc(), false);
+      plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, forward.weights_desc(), false);
+      if (with_bias) {
+        const auto b = memory::desc({g.out_channels}, memory::data_type::f32, Tag::x);
+        plan.inputs.emplace_back(DNNL_ARG_BIAS, b, b, false);
+      }
+      plan.output.emplace(DNNL_ARG_DST, y_plain, forward.dst_desc(), true);
+      plan.implementation = forward.impl_info_str();
+      break;
+    }
+    case Direction::backward_data: {
+      const dnnl::convolution_backward_data::desc desc(
+          dnnl::algorithm::convolution_direct, activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any),
+          weights(g, Tag::any), activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any), strides(g),
+          padding_left(g), padding_right(g));
+      const dnnl::convolution_backward_data::primitive_desc pd(desc, cpu_engine(), forward);
+      plan.convolution = dnnl::convolution_backward_data(pd);
+      plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
+      plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, pd.weights_desc(), false);
+      plan.output.emplace(DNNL_ARG_DIFF_SRC, x_plain, pd.diff_src_desc(), true);
+      plan.implementation = pd.impl_info_str();
+      break;
+    }
+    case Direction::backward_weights: {
+      const dnnl::convolution_backward_weights::desc desc(
+          dnnl::algorithm::convolution_direct, activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any),
+          weights(g, Tag::any), activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any), strides(g),
+          padding_left(g), padding_right(g));
+      const dnnl::convolution_backward_weights::primitive_desc pd(desc, cpu_engine(), forward);
+      plan.convolution = dnnl::convolution_backward_weights(pd);
+      plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
+      plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, pd.src_desc(), false);
+      plan.output.emplace(DNNL_ARG_DIFF_WEIGHTS, w_plain, pd.diff_weights_desc(), true);
+      plan.implementation = pd.impl_info_str();
+      break;
+    }
+  }
+  return plan;
+}
+
+// The plan of one call, made on first use (per thread: plans own scratch buffers).
+Plan& plan_for(Direction direction, const Conv2dGeometry& g, bool with_bias) {
+  using Key = std::array<std::int64_t, 14>;
+  thread_local std::map<Key, Plan> plans;
+  const Key key{static_cast<std::int64_t>(direction), with_bias, g.batch, g.in_channels, g.in_h, g.in_w,
+                g.out_channels, g.kernel_h, g.kernel_w, g.stride, g.padding, g.groups, g.out_h, g.out_w};
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    try {
+      it = plans.emplace(key, make_plan(direction, g, with_bias)).first;
+    } catch (const dnnl::error& e) {
+      throw Error(fmt::format("oneDNN cannot plan the convolution {}x{}x{}x{} -> {} channels, kernel {}x{}, stride {}, "
+                              "padding {}, groups {}: {}",
+                              g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.kernel_h, g.kernel_w, g.stride,
+                              g.padding, g.groups, e.what()));
+    }
+  }
+  return it->second;
+}
+
+}  // namespace
+
+void onednn_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
+  std::vector<const float*> inputs{x.data<float>(), w.data<float>()};
+  if (bias) inputs.push_back(bias->data<float>());
+  plan_for(Direction::forward, g, bias != nullptr).run(inputs, y.data<float>());
+}
+
+void onednn_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {
+  plan_for(Direction::backward_data, g, false).run({grad_y.data<float>(), w.data<float>()}, grad_x.data<float>());
+}
+
+void onednn_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g) {
+  plan_for(Direction::backward_weights, g, false).run({grad_y.data<float>(), x.data<float>()}, grad_w.data<float>());
+}
+
+std::string onednn_conv2d_implementation(const Conv2dGeometry& g) {
+  return plan_for(Direction::forward, g, false).implementation;
+}
+
+}  // namespace oa::cpu
