@@ -16,6 +16,7 @@
 #include "framework/autograd/node.h"
 #include "framework/core/random.h"
 #include "framework/io/atomic_file.h"
+#include "framework/nn/fold_batch_norm.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
 #include "framework/prune/magnitude.h"
@@ -153,15 +154,18 @@ std::map<std::string, double> run_ours(const nlohmann::json& cases, double min_t
             opt.step();
           },
           min_time);
+      // Evaluation and attacks run the model as run_eval and the attack executables load it:
+      // eval mode, frozen, BatchNorm folded into the convolutions.
       model->eval();
+      model->set_requires_grad(false);
+      nn::fold_batch_norm(*model);
       out[name + "/eval_forward"] = median_seconds(
           [&] {
             NoGradGuard no_grad;
             (*model)(x);
           },
           min_time);
-      // The attack step: eval mode, frozen parameters, gradient w.r.t. the input only.
-      model->set_requires_grad(false);
+      // The attack step: gradient w.r.t. the input only.
       out[name + "/attack_step"] = median_seconds(
           [&] {
             Tensor x_adv = x.detach().clone().set_requires_grad();

@@ -297,7 +297,7 @@ int run(const Args& a) {
       OA_CHECK(eps > 0 || name == "rays-linf", "--eps 0 is for rays-linf only (its minimal distance); {} needs eps > 0",
                name);
   }
-  auto loaded = experiments::load_model(a.checkpoint);
+  auto loaded = experiments::load_frozen_model(a.checkpoint);
   const Device device = a.runtime.apply();
   loaded.model->to(device);
   const bool transfers = std::any_of(a.attacks.begin(), a.attacks.end(),
@@ -306,7 +306,7 @@ int run(const Args& a) {
                                                                : "--surrogate is for the transfer attacks only");
   experiments::LoadedModel surrogate;
   if (transfers) {
-    surrogate = experiments::load_model(a.surrogate);
+    surrogate = experiments::load_frozen_model(a.surrogate);
     OA_CHECK(surrogate.config.classes == loaded.config.classes, "--surrogate {}: {} classes, the target has {}",
              a.surrogate, surrogate.config.classes, loaded.config.classes);
     surrogate.model->to(device);

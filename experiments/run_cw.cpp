@@ -437,7 +437,7 @@ void print_table(const std::vector<AttackRun>& runs) {
 
 void attack_model(const Args& args, const std::string& checkpoint, const fs::path& out) {
   using namespace oa;
-  auto loaded = experiments::load_model(checkpoint);
+  auto loaded = experiments::load_frozen_model(checkpoint);
   const Device device = args.runtime.apply();
   loaded.model->to(device);
   // Pruned convs swapped for sparse ones: the same function, fewer FLOPs (prune/to_sparse.h).

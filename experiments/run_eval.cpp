@@ -48,7 +48,7 @@ oa::Tensor all_logits(oa::nn::Module& model, const oa::Tensor& inputs, std::int6
 int run(const Args& args) {
   using namespace oa;
   const Device device = args.runtime.apply();
-  auto loaded = experiments::load_model(args.checkpoint);
+  auto loaded = experiments::load_frozen_model(args.checkpoint);
   loaded.model->to(device);
   std::printf("model: %s from %s\n", loaded.config.name.c_str(), args.checkpoint.c_str());
   if (args.sparse_threshold <= 1.0) {  // pruned convs swapped for sparse ones (prune/to_sparse.h)

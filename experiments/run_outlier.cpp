@@ -125,7 +125,7 @@ oa::attacks::PoolPredictions pool_of(const std::string& split, const oa::data::D
   oa::attacks::PoolPredictions pool;
   pool.labels = d.labels.to_vector<std::int64_t>();
   auto run = [&](const std::string& checkpoint, const std::string& role) {
-    auto loaded = oa::experiments::load_model(checkpoint);
+    auto loaded = oa::experiments::load_frozen_model(checkpoint);
     OA_CHECK(loaded.config.classes == d.classes, "{}: the model has {} classes, the {} split has {}", checkpoint,
              loaded.config.classes, split, d.classes);
     loaded.model->to(device);
@@ -565,7 +565,7 @@ int run(Args& args) {
   check_args(args);
   std::sort(args.budgets.begin(), args.budgets.end());
   const Device device = args.runtime.apply();
-  auto a = experiments::load_model(args.a);
+  auto a = experiments::load_frozen_model(args.a);
   a.model->to(device);
   const experiments::DataChoice choice{.name = a.metadata.value("dataset", std::string("fashion-mnist")),
                                        .dir = args.data_dir,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "framework/io/checkpoint.h"
+#include "framework/nn/fold_batch_norm.h"
 #include "framework/prune/filter.h"
 #include "framework/prune/masks.h"
 
@@ -81,6 +82,14 @@ LoadedModel load_model(const std::string& path) {
   for (const auto& named : {model->named_parameters(), model->named_buffers()})
     for (const auto& [name, tensor] : named) check_finite(tensor, fmt::format("{}: tensor '{}'", path, name));
   return {model, config, loaded};
+}
+
+LoadedModel load_frozen_model(const std::string& path) {
+  LoadedModel loaded = load_model(path);
+  loaded.model->eval();
+  loaded.model->set_requires_grad(false);
+  nn::fold_batch_norm(*loaded.model);
+  return loaded;
 }
 
 void check_data_fits(const models::ModelConfig& config, const data::Dataset& d) {

@@ -31,6 +31,12 @@ models::ModelConfig model_config(const nlohmann::json& metadata, const std::stri
 // checkpoint holding a NaN or infinite value, naming the tensor and the first bad index.
 LoadedModel load_model(const std::string& path);
 
+// The model of a checkpoint for evaluation and attacks only: loaded, in eval mode, frozen, and
+// with BatchNorm folded into the convolutions (nn::fold_batch_norm: the same function, one
+// pass over the activations less per layer). Never train or save it: its parameters are no
+// longer the checkpoint's.
+LoadedModel load_frozen_model(const std::string& path);
+
 // Throws unless the model of `config` takes the images of `d` (their channels) and has as
 // many classes as `d`.
 void check_data_fits(const models::ModelConfig& config, const data::Dataset& d);

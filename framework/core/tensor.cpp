@@ -35,8 +35,12 @@ void check_labels(const Tensor& logits, const Tensor& labels, const char* op) {
   check_dtype(labels, DType::Int64, op, "labels");
   OA_CHECK(labels.dim() == 1 && labels.size(0) == logits.size(0), "{}: labels {} do not match logits {}", op,
            shape_str(labels.shape()), shape_str(logits.shape()));
-  const auto values = labels.to_vector<std::int64_t>();
-  for (std::size_t i = 0; i < values.size(); ++i)
+  // The range is checked where it is free: on the CPU, in place. On the GPU it would cost a
+  // copy to the host and a wait on every call (several per attack iteration); there the
+  // kernels write NaN for a label outside the range instead of reading out of bounds.
+  if (labels.device() != Device::CPU) return;
+  const std::int64_t* values = labels.data<std::int64_t>();
+  for (std::int64_t i = 0; i < labels.numel(); ++i)
     OA_CHECK(values[i] >= 0 && values[i] < logits.size(1), "{}: label {} of sample {} is outside [0, {})", op,
              values[i], i, logits.size(1));
 }

@@ -244,3 +244,20 @@ TEST_CASE("cuda log_softmax, cross_entropy (with label smoothing), gather, margi
       check_op(tag("one_hot" + shape, dt), [&](auto& in) { return oa::one_hot(in[0], classes, dt); }, {y});
     }
 }
+
+TEST_CASE("cuda gather, margin and one_hot: a label outside the classes gives NaN, never an out-of-bounds read") {
+  // The host checks label ranges only on the CPU (a GPU check would wait for the device on
+  // every call): on the GPU the kernels mark the row instead.
+  oa::Rng rng(12);
+  const Tensor logits = input({2, 3}, DType::Float32, rng, -3, 3).to(Device::CUDA);
+  const Tensor bad = Tensor::from_vector<std::int64_t>({1, 3}, {2}).to(Device::CUDA);
+  const auto gathered = oa::gather(logits, bad).to_vector<double>();
+  CHECK_FALSE(std::isnan(gathered[0]));
+  CHECK(std::isnan(gathered[1]));
+  const auto margins = oa::margin(logits, bad).to_vector<double>();
+  CHECK_FALSE(std::isnan(margins[0]));
+  CHECK(std::isnan(margins[1]));
+  const auto rows = oa::one_hot(bad, 3, DType::Float32).to_vector<double>();
+  CHECK(rows[1] == 1.0);
+  for (int j = 3; j < 6; ++j) CHECK(std::isnan(rows[j]));
+}

@@ -5,8 +5,6 @@
 //   im2col  (cpu/conv2d.cpp): ours, im2col + OpenBLAS GEMM, every floating dtype. It runs
 //           float64 (gradcheck), and float32 when asked (tests compare the two engines).
 // Each function has the contract of the dispatch.h kernel of the same name without prefix.
-#include <string>
-
 #include "framework/backend/cpu/kernels.h"
 
 namespace oa::cpu {
@@ -19,7 +17,5 @@ void im2col_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor
 void onednn_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
 void onednn_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g);
 void onednn_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g);
-// oneDNN's name for the kernel it runs for this forward convolution, e.g. "brg:avx512_core".
-std::string onednn_conv2d_implementation(const Conv2dGeometry& g);
 
 }  // namespace oa::cpu

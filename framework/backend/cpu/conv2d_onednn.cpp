@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "framework/core/error.h"
@@ -36,8 +38,9 @@ dnnl::engine& cpu_engine() {
 memory::desc activations(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, Tag tag) {
   return memory::desc({n, c, h, w}, memory::data_type::f32, tag);
 }
-memory::desc weights(const Conv2dGeometry& g, Tag tag_if_plain) {
-  const bool plain = tag_if_plain != Tag::any;
+// Tag::any lets oneDNN choose; anything else means our plain layout.
+memory::desc weights(const Conv2dGeometry& g, Tag tag) {
+  const bool plain = tag != Tag::any;
   if (g.groups == 1)
     return memory::desc({g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, memory::data_type::f32,
                         plain ? Tag::oihw : Tag::any);
@@ -45,8 +48,9 @@ memory::desc weights(const Conv2dGeometry& g, Tag tag_if_plain) {
                       memory::data_type::f32, plain ? Tag::goihw : Tag::any);
 }
 
-// A buffer per thread for each argument that needs a reorder, grown on demand and kept: a
-// fresh allocation of tens of megabytes on every call would be paid again in page faults.
+// A buffer that grows on demand and is kept: a fresh allocation of tens of megabytes on every
+// call would be paid again in page faults. Each thread has one per argument position, shared
+// by all its plans (a plan per shape holding its own would add up to gigabytes on ResNet-50).
 class Scratch {
  public:
   void* at_least(std::size_t bytes) {
@@ -72,7 +76,6 @@ struct Argument {
   int id;  // DNNL_ARG_...
   memory::desc plain, chosen;
   std::optional<dnnl::reorder> reorder;
-  Scratch scratch;
 
   Argument(int id_, const memory::desc& plain_, const memory::desc& chosen_, bool is_output)
       : id(id_), plain(plain_), chosen(chosen_) {
@@ -88,9 +91,9 @@ struct Plan {
   dnnl::primitive convolution;
   std::vector<Argument> inputs;
   std::optional<Argument> output;
-  std::string implementation;
 
   void run(const std::vector<const float*>& input_data, float* output_data) {
+    thread_local std::array<Scratch, 4> scratch;  // the inputs' (at most 3), then the output's
     auto& engine = cpu_engine();
     dnnl::stream stream(engine);
     std::unordered_map<int, memory> args;
@@ -101,12 +104,12 @@ struct Plan {
         args.emplace(a.id, user);
         continue;
       }
-      memory converted(a.chosen, engine, a.scratch.at_least(a.chosen.get_size()));
+      memory converted(a.chosen, engine, scratch[i].at_least(a.chosen.get_size()));
       a.reorder->execute(stream, user, converted);
       args.emplace(a.id, converted);
     }
     memory user_out(output->plain, engine, output_data);
-    memory out = output->reorder ? memory(output->chosen, engine, output->scratch.at_least(output->chosen.get_size()))
+    memory out = output->reorder ? memory(output->chosen, engine, scratch[3].at_least(output->chosen.get_size()))
                                  : user_out;
     args.emplace(output->id, out);
     convolution.execute(stream, args);
@@ -135,6 +138,19 @@ dnnl::convolution_forward::primitive_desc forward_descriptor(const Conv2dGeometr
   return {desc, cpu_engine()};
 }
 
+// The descriptor of a backward convolution (data or weights: their descriptors take the same
+// arguments), formats left to oneDNN, with the forward one as the hint both need.
+template <class Backward>
+typename Backward::primitive_desc backward_descriptor(const Conv2dGeometry& g,
+                                                      const dnnl::convolution_forward::primitive_desc& forward) {
+  const typename Backward::desc desc(dnnl::algorithm::convolution_direct,
+                                     activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any),
+                                     weights(g, Tag::any),
+                                     activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any), strides(g),
+                                     padding_left(g), padding_right(g));
+  return {desc, cpu_engine(), forward};
+}
+
 Plan make_plan(Direction direction, const Conv2dGeometry& g, bool with_bias) {
   const auto x_plain = activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::nchw);
   const auto y_plain = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::nchw);
@@ -151,40 +167,29 @@ Plan make_plan(Direction direction, const Conv2dGeometry& g, bool with_bias) {
         plan.inputs.emplace_back(DNNL_ARG_BIAS, b, b, false);
       }
       plan.output.emplace(DNNL_ARG_DST, y_plain, forward.dst_desc(), true);
-      plan.implementation = forward.impl_info_str();
       break;
     }
     case Direction::backward_data: {
-      const dnnl::convolution_backward_data::desc desc(
-          dnnl::algorithm::convolution_direct, activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any),
-          weights(g, Tag::any), activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any), strides(g),
-          padding_left(g), padding_right(g));
-      const dnnl::convolution_backward_data::primitive_desc pd(desc, cpu_engine(), forward);
+      const auto pd = backward_descriptor<dnnl::convolution_backward_data>(g, forward);
       plan.convolution = dnnl::convolution_backward_data(pd);
       plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
       plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, pd.weights_desc(), false);
       plan.output.emplace(DNNL_ARG_DIFF_SRC, x_plain, pd.diff_src_desc(), true);
-      plan.implementation = pd.impl_info_str();
       break;
     }
     case Direction::backward_weights: {
-      const dnnl::convolution_backward_weights::desc desc(
-          dnnl::algorithm::convolution_direct, activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any),
-          weights(g, Tag::any), activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any), strides(g),
-          padding_left(g), padding_right(g));
-      const dnnl::convolution_backward_weights::primitive_desc pd(desc, cpu_engine(), forward);
+      const auto pd = backward_descriptor<dnnl::convolution_backward_weights>(g, forward);
       plan.convolution = dnnl::convolution_backward_weights(pd);
       plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
       plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, pd.src_desc(), false);
       plan.output.emplace(DNNL_ARG_DIFF_WEIGHTS, w_plain, pd.diff_weights_desc(), true);
-      plan.implementation = pd.impl_info_str();
       break;
     }
   }
   return plan;
 }
 
-// The plan of one call, made on first use (per thread: plans own scratch buffers).
+// The plan of one call, made on first use. Per thread, so that no lock is taken per call.
 Plan& plan_for(Direction direction, const Conv2dGeometry& g, bool with_bias) {
   using Key = std::array<std::int64_t, 14>;
   thread_local std::map<Key, Plan> plans;
@@ -218,10 +223,6 @@ void onednn_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor&
 
 void onednn_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g) {
   plan_for(Direction::backward_weights, g, false).run({grad_y.data<float>(), x.data<float>()}, grad_w.data<float>());
-}
-
-std::string onednn_conv2d_implementation(const Conv2dGeometry& g) {
-  return plan_for(Direction::forward, g, false).implementation;
 }
 
 }  // namespace oa::cpu

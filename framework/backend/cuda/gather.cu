@@ -2,6 +2,7 @@
 // framework/backend/cpu/gather.cpp. The backward and one_hot write every element of their
 // [N, C] output (zero where no gradient or label lands) in one pass instead of a zero fill
 // followed by a scatter.
+#include <cmath>
 #include <cstdint>
 
 #include "framework/backend/cuda/context.h"
@@ -11,11 +12,13 @@ namespace oa::cuda {
 
 namespace {
 
-// out[i] = x[i, index[i]], one thread per row
+// out[i] = x[i, index[i]], one thread per row; NaN for an index outside [0, cols), which the
+// host does not check on the GPU (check_labels).
 template <class T>
 __global__ void gather_rows_kernel(const T* x, const std::int64_t* index, T* out, std::int64_t rows,
                                    std::int64_t cols) {
-  for (std::int64_t i = thread_index(); i < rows; i += thread_count()) out[i] = x[i * cols + index[i]];
+  for (std::int64_t i = thread_index(); i < rows; i += thread_count())
+    out[i] = index[i] >= 0 && index[i] < cols ? x[i * cols + index[i]] : static_cast<T>(NAN);
 }
 
 // grad_x[i, j] = (j == index[i]) ? grad_out[i] : 0
@@ -29,13 +32,14 @@ __global__ void gather_rows_backward_kernel(const T* grad_out, const std::int64_
   }
 }
 
-// out[i, j] = (j == labels[i]) ? 1 : 0
+// out[i, j] = (j == labels[i]) ? 1 : 0; a row of NaN for a label outside [0, cols) (check_labels)
 template <class T>
 __global__ void one_hot_kernel(const std::int64_t* labels, T* out, std::int64_t rows, std::int64_t cols) {
   const std::int64_t n = rows * cols;
   for (std::int64_t e = thread_index(); e < n; e += thread_count()) {
     const std::int64_t i = e / cols, j = e % cols;
-    out[e] = j == labels[i] ? T(1) : T(0);
+    const bool valid = labels[i] >= 0 && labels[i] < cols;
+    out[e] = !valid ? static_cast<T>(NAN) : j == labels[i] ? T(1) : T(0);
   }
 }
 

@@ -26,7 +26,7 @@ __global__ void margin_forward_kernel(const T* x, const std::int64_t* labels, T*
     std::int64_t arg = -1;
     for (std::int64_t j = 0; j < cols; ++j)
       if (j != label && (math::beats_max(row[j], best) || arg < 0)) best = row[j], arg = j;
-    margin[i] = row[label] - best;
+    margin[i] = label >= 0 && label < cols ? row[label] - best : static_cast<T>(NAN);  // (check_labels)
     runner_up[i] = arg;
   }
 }
