@@ -38,6 +38,8 @@ dnnl::engine& cpu_engine() {
 memory::desc activations(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, Tag tag) {
   return memory::desc({n, c, h, w}, memory::data_type::f32, tag);
 }
+memory::desc bias(const Conv2dGeometry& g) { return memory::desc({g.out_channels}, memory::data_type::f32, Tag::x); }
+
 // Tag::any lets oneDNN choose; anything else means our plain layout.
 memory::desc weights(const Conv2dGeometry& g, Tag tag) {
   const bool plain = tag != Tag::any;
@@ -131,10 +133,9 @@ memory::dims padding_right(const Conv2dGeometry& g) {
 dnnl::convolution_forward::primitive_desc forward_descriptor(const Conv2dGeometry& g, bool with_bias) {
   const auto src = activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any);
   const auto dst = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any);
-  const auto bias = with_bias ? memory::desc({g.out_channels}, memory::data_type::f32, Tag::x) : memory::desc();
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             src, weights(g, Tag::any), bias, dst, strides(g), padding_left(g),
-                                             padding_right(g));
+                                             src, weights(g, Tag::any), with_bias ? bias(g) : memory::desc(), dst,
+                                             strides(g), padding_left(g), padding_right(g));
   return {desc, cpu_engine()};
 }
 
@@ -162,10 +163,7 @@ Plan make_plan(Direction direction, const Conv2dGeometry& g, bool with_bias) {
       plan.convolution = dnnl::convolution_forward(forward);
       plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, forward.src_desc(), false);
       plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, forward.weights_desc(), false);
-      if (with_bias) {
-        const auto b = memory::desc({g.out_channels}, memory::data_type::f32, Tag::x);
-        plan.inputs.emplace_back(DNNL_ARG_BIAS, b, b, false);
-      }
+      if (with_bias) plan.inputs.emplace_back(DNNL_ARG_BIAS, bias(g), bias(g), false);
       plan.output.emplace(DNNL_ARG_DST, y_plain, forward.dst_desc(), true);
       break;
     }
