@@ -38,16 +38,27 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, Keep&& keep) {
   return found;
 }
 
+// The largest image we decode or resize to, in pixels: 32 Mpx (8192 x 4096), about three times
+// ImageNet's largest. A header may claim up to 2^24 x 2^24 pixels, and stb_image allocates
+// what the header claims before it reads the pixels.
+constexpr std::int64_t kMaxPixels = std::int64_t{1} << 25;
+
+[[noreturn]] void throw_decode_error(const std::string& path) {
+  const char* reason = stbi_failure_reason();  // per thread in this stb version
+  throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
+}
+
 // The pixels of an image file as float32 [channels, H, W] in [0, 1].
 Tensor decode(const std::string& path, int channels) {
   OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
   int width = 0, height = 0, channels_in_file = 0;
+  // The header first, so that an absurd size is refused before anything is allocated.
+  if (!stbi_info(path.c_str(), &width, &height, &channels_in_file)) throw_decode_error(path);
+  OA_CHECK(std::int64_t{width} * height <= kMaxPixels, "{}: the image is {}x{} pixels, more than the {} this loader reads",
+           path, width, height, kMaxPixels);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load(path.c_str(), &width, &height, &channels_in_file, channels), stbi_image_free);
-  if (!pixels) {
-    const char* reason = stbi_failure_reason();  // per thread in this stb version
-    throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
-  }
+  if (!pixels) throw_decode_error(path);
   Tensor image = Tensor::empty({channels, height, width});
   float* out = image.data<float>();
   // stb_image returns interleaved pixels (H, W, C); our layout is one plane per channel (C, H, W).
@@ -167,6 +178,11 @@ Tensor load_image(const std::string& path, const ImageFolderOptions& options) {
   const Tensor image = decode(path, options.grayscale ? 1 : 3);
   // Shorter side -> resize; the longer side keeps the aspect ratio, rounded down like torchvision.
   const std::int64_t h = image.size(1), w = image.size(2), shorter = std::min(h, w);
+  // A very long, thin image would grow beyond any memory (1 x 10^6 pixels resized to 256 x 2.56e8).
+  const double scale = static_cast<double>(options.resize) / static_cast<double>(shorter);
+  OA_CHECK(static_cast<double>(h) * scale * static_cast<double>(w) * scale <= static_cast<double>(kMaxPixels),
+           "{}: the image is {}x{} pixels; resized so that its shorter side is {} it would have more than {} pixels",
+           path, w, h, options.resize, kMaxPixels);
   const std::int64_t out_h = h == shorter ? options.resize : h * options.resize / shorter;
   const std::int64_t out_w = w == shorter ? options.resize : w * options.resize / shorter;
   return center_crop(resize_bilinear(image, out_h, out_w), options.crop, options.crop);
