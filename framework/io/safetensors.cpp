@@ -69,7 +69,7 @@ class HeaderReader {
       Json header = Json::parse(text, check_keys);
       if (!header.is_object()) fail(fmt::format("the header is not a JSON object but {}", header.type_name()));
       return header;
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // a syntax error, or a number beyond double (out_of_range)
       fail(fmt::format("the header is not valid JSON: {}", e.what()));
     }
   }
