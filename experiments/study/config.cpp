@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <set>
+#include <type_traits>
 
 #include "framework/core/error.h"
 
@@ -91,17 +92,40 @@ Json preset_values(const std::string& preset) {
   throw Error(fmt::format("--preset: unknown preset '{}' (quick, full, cifar10, tiny)", preset));
 }
 
+namespace {
+
+// Whether `given` is exactly of the field's kind. nlohmann's get<> would convert quietly: 3.7 to
+// the integer 3, true to 1, -1 to the unsigned seed 2^64 - 1.
+template <class T>
+bool of_kind(const Json& given) {
+  if constexpr (std::is_same_v<T, std::string>) return given.is_string();
+  if constexpr (std::is_same_v<T, std::uint64_t>) return given.is_number_unsigned();
+  if constexpr (std::is_same_v<T, std::int64_t>) return given.is_number_integer() && given.get<double>() < 0x1p63;
+  if constexpr (std::is_same_v<T, double>) return given.is_number();
+  return false;
+}
+
+// The range check of the field's flag (Positive, NonNegative), if it has one, on the value given.
+void check_range(const std::string& source, const char* name, const Json& given, const experiments::Flag& flag) {
+  if (!flag.check || !given.is_number()) return;
+  std::string text = given.dump();
+  const std::string problem = (*flag.check)(text);
+  OA_CHECK(problem.empty(), "{}: \"{}\": {}", source, name, problem);
+}
+
+}  // namespace
+
 void apply_values(const Json& values, StudyConfig& config, const std::string& source) {
   OA_CHECK(values.is_object(), "{}: a study config is a JSON object", source);
   std::set<std::string> known;
-  StudyConfig::fields(config, [&](const char* name, auto& value, const auto&...) {
+  StudyConfig::fields(config, [&](const char* name, auto& value, const auto&... flag) {
+    using T = std::decay_t<decltype(value)>;
     known.insert(name);
     if (!values.contains(name)) return;
-    try {
-      value = values.at(name).get<std::decay_t<decltype(value)>>();
-    } catch (const Json::exception&) {
-      throw Error(fmt::format("{}: \"{}\" is {}, not a value of its kind", source, name, values.at(name).dump()));
-    }
+    const Json& given = values.at(name);
+    OA_CHECK(of_kind<T>(given), "{}: \"{}\" is {}, not a value of its kind", source, name, given.dump());
+    (check_range(source, name, given, flag), ...);
+    value = given.get<T>();
   });
   for (const auto& [key, value] : values.items())
     OA_CHECK(known.count(key), "{}: unknown key \"{}\"", source, key);

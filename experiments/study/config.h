@@ -89,8 +89,9 @@ struct StudyConfig {
 // an unknown preset.
 nlohmann::json preset_values(const std::string& preset);
 
-// Sets every field of `config` that `values` has; an unknown key or a value of the wrong type is
-// an error naming `source` and the key.
+// Sets every field of `config` that `values` has; an unknown key, a value of the wrong kind (3.7 or
+// true for an integer) or out of its flag's range (-5 for --attack-n) is an error naming `source`
+// and the key.
 void apply_values(const nlohmann::json& values, StudyConfig& config, const std::string& source);
 
 // The defaults, overridden by the preset, overridden by the JSON file `config_file` (none when

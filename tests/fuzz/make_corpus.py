@@ -44,8 +44,8 @@ def idx_files():
     for name, data in seeds.items():
         write("idx", name, data)
         write("idx_gzip", name, data)
-    write("idx", "valid_images.gz", gzip.compress(images))
-    write("idx", "truncated_gzip_stream.gz", gzip.compress(images)[:-9])
+    write("idx", "valid_images.gz", gzip.compress(images, mtime=0))
+    write("idx", "truncated_gzip_stream.gz", gzip.compress(images, mtime=0)[:-9])
 
 
 def cifar10_files():
@@ -142,6 +142,9 @@ def study_config_files():
     write("study_config", "not_an_object", b"[1, 2, 3]")
     write("study_config", "not_json", b'{"attack_n": 3')
     write("study_config", "empty", b"")
+    write("study_config", "fraction_for_integer", b'{"attack_n": 2.5}')
+    write("study_config", "negative_seed", b'{"seed": -1}')
+    write("study_config", "out_of_range", b'{"attack_n": -5, "adv_eps": 0}')
 
 
 def image_bytes(image, fmt, **options):
