@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 // stb_image's implementation is compiled here and only here. STB_IMAGE_STATIC keeps its
@@ -43,6 +44,58 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, Keep&& keep) {
 // what the header claims before it reads the pixels.
 constexpr std::int64_t kMaxPixels = std::int64_t{1} << 25;
 
+// The largest image file we read: 256 MiB (ImageNet's largest JPEG is about 15 MB).
+constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{256} << 20;
+
+// Debian 12's stb_image (2.27) trusts the code counts of a JPEG Huffman table: counts that sum
+// to more than 256 make it write past the end of its arrays (fixed upstream in 2.28; found by
+// tests/fuzz/fuzz_image). We refuse such a file before stb_image reads it. The walk follows
+// stb_image's: marker segments from SOI on, each with a 2-byte big-endian length that counts
+// itself; a DHT segment holds tables of 1 byte (class, id), 16 counts and then as many values
+// as the counts sum to, read as long as the segment has bytes left; after SOS comes
+// entropy-coded data, up to the first 0xFF that is followed by neither 0x00 (a stuffed byte)
+// nor a restart marker (0xD0-0xD7).
+void check_jpeg_huffman_tables(const std::vector<unsigned char>& bytes, const std::string& path) {
+  if (bytes.size() < 2 || bytes[0] != 0xFF || bytes[1] != 0xD8) return;  // not a JPEG
+  const auto byte_at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };  // 0 past the end, as stb
+  std::size_t pos = 2;
+  while (pos + 1 < bytes.size()) {
+    const std::size_t marker = bytes[pos + 1];
+    if (bytes[pos] != 0xFF || marker == 0xFF) {  // not a marker (stb_image stops there) or a fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xD9) return;  // EOI
+    const std::size_t end = pos + 2 + (byte_at(pos + 2) << 8 | byte_at(pos + 3));
+    if (marker == 0xC4) {
+      for (std::size_t table = pos + 4; table < end;) {
+        std::size_t codes = 0;
+        for (std::size_t i = 1; i <= 16; ++i) codes += byte_at(table + i);
+        OA_CHECK(codes <= 256, "{}: corrupt JPEG: the Huffman table at byte {} declares {} codes (at most 256)", path,
+                 table, codes);
+        table += 17 + codes;
+      }
+    }
+    pos = end;
+    if (marker == 0xDA)  // the entropy-coded data of the scan
+      while (pos + 1 < bytes.size() &&
+             !(bytes[pos] == 0xFF && bytes[pos + 1] != 0x00 && (bytes[pos + 1] < 0xD0 || bytes[pos + 1] > 0xD7)))
+        ++pos;
+  }
+}
+
+// The bytes of an image file, refusing a file too large to be an image we would read.
+std::vector<unsigned char> read_image_file(const std::string& path) {
+  OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
+  const std::uintmax_t size = fs::file_size(path);
+  OA_CHECK(size <= kMaxFileBytes, "{}: {} bytes, more than the {} MiB this loader reads", path, size,
+           kMaxFileBytes >> 20);
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  OA_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)), "{}: read error", path);
+  return bytes;
+}
+
 [[noreturn]] void throw_decode_error(const std::string& path) {
   const char* reason = stbi_failure_reason();  // per thread in this stb version
   throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
@@ -50,14 +103,16 @@ constexpr std::int64_t kMaxPixels = std::int64_t{1} << 25;
 
 // The pixels of an image file as float32 [channels, H, W] in [0, 1].
 Tensor decode(const std::string& path, int channels) {
-  OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
+  const std::vector<unsigned char> bytes = read_image_file(path);
+  check_jpeg_huffman_tables(bytes, path);
+  const int length = static_cast<int>(bytes.size());  // at most kMaxFileBytes
   int width = 0, height = 0, channels_in_file = 0;
   // The header first, so that an absurd size is refused before anything is allocated.
-  if (!stbi_info(path.c_str(), &width, &height, &channels_in_file)) throw_decode_error(path);
+  if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels_in_file)) throw_decode_error(path);
   OA_CHECK(std::int64_t{width} * height <= kMaxPixels, "{}: the image is {}x{} pixels, more than the {} this loader reads",
            path, width, height, kMaxPixels);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &width, &height, &channels_in_file, channels), stbi_image_free);
+      stbi_load_from_memory(bytes.data(), length, &width, &height, &channels_in_file, channels), stbi_image_free);
   if (!pixels) throw_decode_error(path);
   Tensor image = Tensor::empty({channels, height, width});
   float* out = image.data<float>();
