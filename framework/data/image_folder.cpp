@@ -56,9 +56,12 @@ constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{256} << 20;
 // entropy-coded data, up to the first 0xFF that is followed by neither 0x00 (a stuffed byte)
 // nor a restart marker (0xD0-0xD7).
 void check_jpeg_huffman_tables(const std::vector<unsigned char>& bytes, const std::string& path) {
-  if (bytes.size() < 2 || bytes[0] != 0xFF || bytes[1] != 0xD8) return;  // not a JPEG
+  // SOI: 0xFF, any number of 0xFF fill bytes, 0xD8.
+  std::size_t pos = 0;
+  while (pos < bytes.size() && bytes[pos] == 0xFF) ++pos;
+  if (pos == 0 || pos >= bytes.size() || bytes[pos] != 0xD8) return;  // not a JPEG
+  ++pos;
   const auto byte_at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };  // 0 past the end, as stb
-  std::size_t pos = 2;
   while (pos + 1 < bytes.size()) {
     const std::size_t marker = bytes[pos + 1];
     if (bytes[pos] != 0xFF || marker == 0xFF) {  // not a marker (stb_image stops there) or a fill byte
@@ -84,6 +87,26 @@ void check_jpeg_huffman_tables(const std::vector<unsigned char>& bytes, const st
   }
 }
 
+// stb_image 2.27 also allocates a PNG data (IDAT) chunk's declared length, up to 2 GiB, before
+// it finds that the file holds fewer bytes (found by tests/fuzz/fuzz_image). We refuse a chunk
+// that runs past the end of the file first. A PNG is an 8-byte signature, then chunks of a
+// 4-byte big-endian length, a 4-byte type, the data and a 4-byte CRC, up to the IEND chunk.
+void check_png_chunks(const std::vector<unsigned char>& bytes, const std::string& path) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (bytes.size() < 8 || !std::equal(kSignature, kSignature + 8, bytes.begin())) return;  // not a PNG
+  for (std::size_t pos = 8; pos + 8 <= bytes.size();) {
+    const std::size_t length = std::size_t{bytes[pos]} << 24 | std::size_t{bytes[pos + 1]} << 16 |
+                               std::size_t{bytes[pos + 2]} << 8 | bytes[pos + 3];
+    const std::string type(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 4),
+                           bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8));
+    OA_CHECK(pos + 12 + length <= bytes.size(),
+             "{}: corrupt PNG: chunk '{}' at byte {} declares {} bytes, past the end of the file ({} bytes)", path,
+             type, pos, length, bytes.size());
+    if (type == "IEND") return;
+    pos += 12 + length;
+  }
+}
+
 // The bytes of an image file, refusing a file too large to be an image we would read.
 std::vector<unsigned char> read_image_file(const std::string& path) {
   OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
@@ -105,6 +128,7 @@ std::vector<unsigned char> read_image_file(const std::string& path) {
 Tensor decode(const std::string& path, int channels) {
   const std::vector<unsigned char> bytes = read_image_file(path);
   check_jpeg_huffman_tables(bytes, path);
+  check_png_chunks(bytes, path);
   const int length = static_cast<int>(bytes.size());  // at most kMaxFileBytes
   int width = 0, height = 0, channels_in_file = 0;
   // The header first, so that an absurd size is refused before anything is allocated.
