@@ -37,6 +37,9 @@ TEST_CASE("study config: the file overrides the preset, which overrides the defa
   CHECK(config.a_epochs == 3);         // from the tiny preset (the default is 8)
   CHECK(config.device == "cpu");       // the default
   CHECK(load_study_config("full", "").attack_n == 500);
+  // Every preset passes the checks a config file must pass.
+  for (const char* preset : {"quick", "full", "cifar10", "tiny"}) CHECK_NOTHROW(load_study_config(preset, ""));
+  CHECK_THROWS_WITH(load_study_config("huge", ""), doctest::Contains("unknown preset 'huge'"));
 }
 
 TEST_CASE("study config: a value of the wrong kind or out of its flag's range is refused, naming the key") {
