@@ -34,12 +34,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 #include <thread>
 
 #include "experiments/common/cli.h"
 #include "experiments/common/record.h"
+#include "experiments/study/config.h"
 #include "experiments/study/report.h"
 #include "framework/core/error.h"
 #include "framework/io/atomic_file.h"
@@ -47,183 +47,9 @@
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
-using oa::experiments::Flag;
+using oa::study::StudyConfig;
 
 namespace {
-
-// Every choice of a study: a preset fills them, a --config file overrides the preset, a flag
-// overrides both. Lists are comma-separated strings.
-struct StudyConfig {
-  std::string data = "fashion-mnist";  // the data set A is trained on (when trained here)
-  std::string data_dir;                // empty: the data set's default directory
-  std::string device = "cpu";
-  std::string model_a = "models/weights/resnet20-fashion-mnist/checkpoint.safetensors";  // empty: train it
-  std::string architecture = "resnet20";  // of A when trained here, and of the memorisation control
-  std::int64_t a_epochs = 8;
-  std::string ladder = "models/weights/resnet20-fashion-mnist-ladder-global";  // empty: prune A here
-  std::string rungs = "0.7,0.9,0.98";  // the sparsities of the ladder that the study uses
-  std::string depth = "resnet20,resnet32";
-  std::int64_t depth_epochs = 2, depth_limit_train = 5000;
-  std::int64_t parity_epochs = 25, parity_limit_train = 500;
-  std::int64_t eval_limit = 2000;  // accuracy on the first N samples of each split (0: all)
-  std::int64_t attack_n = 10;      // the first N train and N test samples attacked, per model
-  std::string attacks = "cw-l2,ddn,fmn-linf";
-  std::int64_t cw_search_steps = 3, cw_iterations = 30, ddn_steps = 50, fmn_steps = 50;
-  std::int64_t adv_examples = 256, adv_steps = 3, adv_robust_n = 100;
-  double adv_eps = 0.1;
-  std::string outlier_rungs = "0.9";
-  std::int64_t outlier_limit = 5000, outlier_max_per_set = 8, outlier_rays_queries = 200;
-  std::string outlier_budgets = "10,100,200", outlier_eps = "0.01,0.02,0.03";
-  std::uint64_t seed = 0;
-  std::int64_t threads = 2;
-
-  template <class Self, class Visit>
-  static void fields(Self& c, Visit&& visit) {
-    visit("data", c.data, Flag{"--data", "Data set of the models trained here: fashion-mnist, mnist, cifar10"});
-    visit("data_dir", c.data_dir, Flag{"--data-dir", "Directory of the data set (default: its own)"});
-    visit("device", c.device, Flag{"--device", "cpu or cuda, for every stage"});
-    visit("model_a", c.model_a, Flag{"--model-a", "Checkpoint of A (empty: train A here)"});
-    visit("architecture", c.architecture, Flag{"--architecture", "A's architecture when trained here; the control's"});
-    visit("a_epochs", c.a_epochs, Flag{"--a-epochs", "Epochs of A when trained here", oa::experiments::Positive});
-    visit("ladder", c.ladder, Flag{"--ladder", "A run_prune ladder of A (empty: prune A here at --rungs)"});
-    visit("rungs", c.rungs, Flag{"--rungs", "Sparsities of the ladder used, comma-separated"});
-    visit("depth", c.depth, Flag{"--depth", "Depth ladder architectures, comma-separated (empty: none)"});
-    visit("depth_epochs", c.depth_epochs, Flag{"--depth-epochs", "Training epochs of each depth", oa::experiments::Positive});
-    visit("depth_limit_train", c.depth_limit_train,
-          Flag{"--depth-limit-train", "Depth ladder: first N training samples (0: all)", oa::experiments::NonNegative});
-    visit("parity_epochs", c.parity_epochs,
-          Flag{"--parity-epochs", "Memorisation control: training epochs", oa::experiments::Positive});
-    visit("parity_limit_train", c.parity_limit_train,
-          Flag{"--parity-limit-train", "Memorisation control: first N training samples (0: all)",
-               oa::experiments::NonNegative});
-    visit("eval_limit", c.eval_limit,
-          Flag{"--eval-limit", "Accuracy on the first N samples of each split (0: all)", oa::experiments::NonNegative});
-    visit("attack_n", c.attack_n, Flag{"--attack-n", "Train and test samples attacked per model", oa::experiments::Positive});
-    visit("attacks", c.attacks, Flag{"--attacks", "run_cw attacks, comma-separated (cw-l2 always runs)"});
-    visit("cw_search_steps", c.cw_search_steps,
-          Flag{"--cw-search-steps", "cw-l2: binary search steps of c", oa::experiments::Positive});
-    visit("cw_iterations", c.cw_iterations, Flag{"--cw-iterations", "cw-l2: iterations per c", oa::experiments::Positive});
-    visit("ddn_steps", c.ddn_steps, Flag{"--ddn-steps", "ddn: steps", oa::experiments::Positive});
-    visit("fmn_steps", c.fmn_steps, Flag{"--fmn-steps", "fmn-linf: steps", oa::experiments::Positive});
-    visit("adv_examples", c.adv_examples,
-          Flag{"--adv-examples", "Adversarial examples each model is fine-tuned on", oa::experiments::Positive});
-    visit("adv_steps", c.adv_steps, Flag{"--adv-steps", "PGD steps of each training example", oa::experiments::Positive});
-    visit("adv_robust_n", c.adv_robust_n,
-          Flag{"--adv-robust-n", "Test samples of the robust accuracy", oa::experiments::Positive});
-    visit("adv_eps", c.adv_eps, Flag{"--adv-eps", "PGD-Linf radius of the fine-tuning", oa::experiments::Positive});
-    visit("outlier_rungs", c.outlier_rungs, Flag{"--outlier-rungs", "Rungs B of the OutlierAttack (empty: none)"});
-    visit("outlier_limit", c.outlier_limit,
-          Flag{"--outlier-limit", "OutlierAttack pool: first N samples of each split (0: all)", oa::experiments::NonNegative});
-    visit("outlier_max_per_set", c.outlier_max_per_set,
-          Flag{"--outlier-max-per-set", "OutlierAttack: samples measured per set", oa::experiments::Positive});
-    visit("outlier_rays_queries", c.outlier_rays_queries,
-          Flag{"--outlier-rays-queries", "OutlierAttack: RayS budget", oa::experiments::NonNegative});
-    visit("outlier_budgets", c.outlier_budgets, Flag{"--outlier-budgets", "OutlierAttack: query budgets"});
-    visit("outlier_eps", c.outlier_eps, Flag{"--outlier-eps", "OutlierAttack: Square radii"});
-    visit("seed", c.seed, Flag{"--seed", "Seed of every stage"});
-    visit("threads", c.threads, Flag{"--threads", "CPU threads of every stage", oa::experiments::Positive});
-  }
-};
-
-// The presets: the values that differ from the defaults above (which are `quick`'s).
-Json preset_values(const std::string& preset) {
-  if (preset == "quick") return Json::object();
-  if (preset == "full")
-    return {{"rungs", "0.5,0.7,0.9,0.95,0.98"},
-            {"depth", "resnet20,resnet32,resnet56,resnet110"},
-            {"depth_epochs", 8},
-            {"depth_limit_train", 0},
-            {"parity_epochs", 60},
-            {"parity_limit_train", 10000},
-            {"eval_limit", 0},
-            {"attack_n", 500},
-            {"attacks", "cw-l2,ddn,cw-linf,fmn-linf"},
-            {"cw_search_steps", 5},
-            {"cw_iterations", 1000},
-            {"ddn_steps", 200},
-            {"fmn_steps", 200},
-            {"adv_examples", 60000},
-            {"adv_steps", 7},
-            {"adv_robust_n", 1000},
-            {"outlier_rungs", "0.9,0.98"},
-            {"outlier_limit", 0},
-            {"outlier_max_per_set", 200},
-            {"outlier_rays_queries", 1000},
-            {"outlier_budgets", "10,100,1000"}};
-  // cifar10: the proposal on CIFAR-10 (a GPU job: --device cuda), everything trained here.
-  if (preset == "cifar10")
-    return {{"data", "cifar10"},
-            {"model_a", ""},
-            {"a_epochs", 30},
-            {"ladder", ""},
-            {"rungs", "0.5,0.7,0.9,0.95,0.98"},
-            {"depth", "resnet20,resnet32,resnet56,resnet110"},
-            {"depth_epochs", 30},
-            {"depth_limit_train", 0},
-            {"parity_epochs", 100},
-            {"parity_limit_train", 10000},
-            {"eval_limit", 0},
-            {"attack_n", 500},
-            {"attacks", "cw-l2,ddn,cw-linf,fmn-linf"},
-            {"cw_search_steps", 5},
-            {"cw_iterations", 1000},
-            {"ddn_steps", 200},
-            {"fmn_steps", 200},
-            {"adv_examples", 50000},
-            {"adv_steps", 7},
-            {"adv_eps", 8.0 / 255},
-            {"adv_robust_n", 1000},
-            {"outlier_rungs", "0.9,0.98"},
-            {"outlier_limit", 0},
-            {"outlier_max_per_set", 200},
-            {"outlier_rays_queries", 1000},
-            {"outlier_budgets", "10,100,1000"},
-            {"outlier_eps", "0.004,0.008,0.016"}};
-  // tiny: the tests' study on the tiny IDX data they write (everything trained here).
-  if (preset == "tiny")
-    return {{"model_a", ""},
-            {"architecture", "small-cnn"},
-            {"a_epochs", 3},
-            {"ladder", ""},
-            {"rungs", "0.5,0.8,0.95"},
-            {"depth", ""},
-            {"parity_epochs", 10},
-            {"parity_limit_train", 100},
-            {"eval_limit", 0},
-            {"attack_n", 6},
-            {"cw_search_steps", 2},
-            {"cw_iterations", 10},
-            {"ddn_steps", 20},
-            {"fmn_steps", 20},
-            {"adv_examples", 60},
-            {"adv_steps", 2},
-            {"adv_robust_n", 20},
-            {"outlier_rungs", "0.95"},
-            {"outlier_limit", 0},
-            {"outlier_max_per_set", 4},
-            {"outlier_rays_queries", 20},
-            {"outlier_budgets", "5,20"},
-            {"outlier_eps", "0.05,0.2"}};
-  throw oa::Error(fmt::format("--preset: unknown preset '{}' (quick, full, cifar10, tiny)", preset));
-}
-
-// Sets every field of `config` that `values` has; an unknown key or a value of the wrong type is
-// an error naming `source` and the key.
-void apply_values(const Json& values, StudyConfig& config, const std::string& source) {
-  OA_CHECK(values.is_object(), "{}: a study config is a JSON object", source);
-  std::set<std::string> known;
-  StudyConfig::fields(config, [&](const char* name, auto& value, const auto&...) {
-    known.insert(name);
-    if (!values.contains(name)) return;
-    try {
-      value = values.at(name).get<std::decay_t<decltype(value)>>();
-    } catch (const Json::exception&) {
-      throw oa::Error(fmt::format("{}: \"{}\" is {}, not a value of its kind", source, name, values.at(name).dump()));
-    }
-  });
-  for (const auto& [key, value] : values.items())
-    OA_CHECK(known.count(key), "{}: unknown key \"{}\"", source, key);
-}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
@@ -823,15 +649,7 @@ int run(const CLI::App& app, Args& args) {
   using namespace oa;
   if (args.report_only) return report_only(args.out);
   // The configuration: the preset, then the config file, then the flags given.
-  StudyConfig config;
-  apply_values(preset_values(args.preset), config, "--preset " + args.preset);
-  if (!args.config_file.empty()) {
-    std::ifstream in(args.config_file);
-    OA_CHECK(in.good(), "--config {}: cannot open the file", args.config_file);
-    const Json values = Json::parse(in, nullptr, false);
-    OA_CHECK(!values.is_discarded(), "--config {}: not JSON", args.config_file);
-    apply_values(values, config, "--config " + args.config_file);
-  }
+  StudyConfig config = study::load_study_config(args.preset, args.config_file);
   experiments::take_given_flags(app, config);
   const auto started = std::chrono::system_clock::now();
   const std::string out = args.out.empty() ? fmt::format("results/{}-{:%Y%m%d-%H%M%S}", args.preset,

@@ -32,6 +32,8 @@ OA_BUILD_PACKAGES=(g++ make cmake libopenblas-dev libdnnl-dev libfmt-dev doctest
 # For the tests only: the PyTorch oracle of the parity tests and the benchmark (never linked
 # into the library), and headless Chromium, which renders the study's report (tests/study).
 OA_ORACLE_PACKAGES=(python3 python3-numpy python3-torch python3-torchvision chromium)
+# For tools/fuzz.sh only: clang with libFuzzer and the sanitizer runtimes, and clang's OpenMP.
+OA_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev)
 
 # oa_build [TARGET...]: configure (Release) and build the targets (default: everything) into build/.
 oa_build() {

@@ -23,7 +23,14 @@ std::size_t read_some(gzFile f, void* dst, std::size_t n, const std::string& pat
       int code = 0;
       throw Error(fmt::format("{}: cannot read {}: {}", path, what, gzerror(f, &code)));
     }
-    if (chunk == 0) break;
+    if (chunk == 0) {
+      // The end of the input. gzread ends a gzip stream cut short quietly, like a complete one;
+      // only gzerror tells them apart.
+      int code = 0;
+      gzerror(f, &code);
+      OA_CHECK(code != Z_BUF_ERROR, "{}: the gzip stream is cut short (truncated file) while reading {}", path, what);
+      break;
+    }
     got += static_cast<std::size_t>(chunk);
   }
   return got;
@@ -49,6 +56,7 @@ IdxArray read_idx(const std::string& path) {
            magic[2]);
   OA_CHECK(magic[3] >= 1 && magic[3] <= 4, "{}: IDX header claims {} dimensions (expected 1 to 4)", path, magic[3]);
   IdxArray out;
+  constexpr std::size_t kMaxValues = std::size_t(1) << 34;
   std::size_t count = 1;
   for (int d = 0; d < magic[3]; ++d) {
     std::uint8_t be[4];
@@ -56,9 +64,11 @@ IdxArray read_idx(const std::string& path) {
     const std::uint32_t size = (std::uint32_t(be[0]) << 24) | (std::uint32_t(be[1]) << 16) | (std::uint32_t(be[2]) << 8) | be[3];
     OA_CHECK(size > 0 && size < (1u << 28), "{}: dimension {} has implausible size {}", path, d, size);
     out.dims.push_back(size);
+    // Checked before multiplying: four dimensions of 2^27 would wrap around 64 bits (to 0).
+    OA_CHECK(count < kMaxValues / size, "{}: header announces dimensions [{}], {} values or more, too many", path,
+             fmt::join(out.dims, ", "), kMaxValues);
     count *= size;
   }
-  OA_CHECK(count < (std::size_t(1) << 34), "{}: header announces {} values, too many", path, count);
   // The values arrive in chunks and the buffer grows with them, so that a header announcing
   // more than the file holds fails as "file ends early" having allocated no more than the
   // file's size plus one chunk (a gzip file's size says nothing of its contents' size).
@@ -71,8 +81,8 @@ IdxArray read_idx(const std::string& path) {
              done + got);
   }
   std::uint8_t extra;
-  OA_CHECK(gzread(file.get(), &extra, 1) == 0, "{}: trailing data after the {} values the header announces", path,
-           count);
+  OA_CHECK(read_some(file.get(), &extra, 1, path, "the end of the file") == 0,
+           "{}: trailing data after the {} values the header announces", path, count);
   return out;
 }
 

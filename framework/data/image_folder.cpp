@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 // stb_image's implementation is compiled here and only here. STB_IMAGE_STATIC keeps its
@@ -38,16 +39,105 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, Keep&& keep) {
   return found;
 }
 
+// The largest image we decode or resize to, in pixels: 32 Mpx (8192 x 4096), about three times
+// ImageNet's largest. A header may claim up to 2^24 x 2^24 pixels, and stb_image allocates
+// what the header claims before it reads the pixels.
+constexpr std::int64_t kMaxPixels = std::int64_t{1} << 25;
+
+// The largest image file we read: 256 MiB (ImageNet's largest JPEG is about 15 MB).
+constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{256} << 20;
+
+// Debian 12's stb_image (2.27) trusts the code counts of a JPEG Huffman table: counts that sum
+// to more than 256 make it write past the end of its arrays (fixed upstream in 2.28; found by
+// tests/fuzz/fuzz_image). We refuse such a file before stb_image reads it. The walk follows
+// stb_image's: marker segments from SOI on, each with a 2-byte big-endian length that counts
+// itself; a DHT segment holds tables of 1 byte (class, id), 16 counts and then as many values
+// as the counts sum to, read as long as the segment has bytes left; after SOS comes
+// entropy-coded data, up to the first 0xFF that is followed by neither 0x00 (a stuffed byte)
+// nor a restart marker (0xD0-0xD7).
+void check_jpeg_huffman_tables(const std::vector<unsigned char>& bytes, const std::string& path) {
+  // SOI: 0xFF, any number of 0xFF fill bytes, 0xD8.
+  std::size_t pos = 0;
+  while (pos < bytes.size() && bytes[pos] == 0xFF) ++pos;
+  if (pos == 0 || pos >= bytes.size() || bytes[pos] != 0xD8) return;  // not a JPEG
+  ++pos;
+  const auto byte_at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };  // 0 past the end, as stb
+  while (pos + 1 < bytes.size()) {
+    const std::size_t marker = bytes[pos + 1];
+    if (bytes[pos] != 0xFF || marker == 0xFF) {  // not a marker (stb_image stops there) or a fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xD9) return;  // EOI
+    const std::size_t end = pos + 2 + (byte_at(pos + 2) << 8 | byte_at(pos + 3));
+    if (marker == 0xC4) {
+      for (std::size_t table = pos + 4; table < end;) {
+        std::size_t codes = 0;
+        for (std::size_t i = 1; i <= 16; ++i) codes += byte_at(table + i);
+        OA_CHECK(codes <= 256, "{}: corrupt JPEG: the Huffman table at byte {} declares {} codes (at most 256)", path,
+                 table, codes);
+        table += 17 + codes;
+      }
+    }
+    pos = end;
+    if (marker == 0xDA)  // the entropy-coded data of the scan
+      while (pos + 1 < bytes.size() &&
+             !(bytes[pos] == 0xFF && bytes[pos + 1] != 0x00 && (bytes[pos + 1] < 0xD0 || bytes[pos + 1] > 0xD7)))
+        ++pos;
+  }
+}
+
+// stb_image 2.27 also allocates a PNG data (IDAT) chunk's declared length, up to 2 GiB, before
+// it finds that the file holds fewer bytes (found by tests/fuzz/fuzz_image). We refuse a chunk
+// that runs past the end of the file first. A PNG is an 8-byte signature, then chunks of a
+// 4-byte big-endian length, a 4-byte type, the data and a 4-byte CRC, up to the IEND chunk.
+void check_png_chunks(const std::vector<unsigned char>& bytes, const std::string& path) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (bytes.size() < 8 || !std::equal(kSignature, kSignature + 8, bytes.begin())) return;  // not a PNG
+  for (std::size_t pos = 8; pos + 8 <= bytes.size();) {
+    const std::size_t length = std::size_t{bytes[pos]} << 24 | std::size_t{bytes[pos + 1]} << 16 |
+                               std::size_t{bytes[pos + 2]} << 8 | bytes[pos + 3];
+    const std::string type(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 4),
+                           bytes.begin() + static_cast<std::ptrdiff_t>(pos + 8));
+    OA_CHECK(pos + 12 + length <= bytes.size(),
+             "{}: corrupt PNG: chunk '{}' at byte {} declares {} bytes, past the end of the file ({} bytes)", path,
+             type, pos, length, bytes.size());
+    if (type == "IEND") return;
+    pos += 12 + length;
+  }
+}
+
+// The bytes of an image file, refusing a file too large to be an image we would read.
+std::vector<unsigned char> read_image_file(const std::string& path) {
+  OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
+  const std::uintmax_t size = fs::file_size(path);
+  OA_CHECK(size <= kMaxFileBytes, "{}: {} bytes, more than the {} MiB this loader reads", path, size,
+           kMaxFileBytes >> 20);
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  OA_CHECK(in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)), "{}: read error", path);
+  return bytes;
+}
+
+[[noreturn]] void throw_decode_error(const std::string& path) {
+  const char* reason = stbi_failure_reason();  // per thread in this stb version
+  throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
+}
+
 // The pixels of an image file as float32 [channels, H, W] in [0, 1].
 Tensor decode(const std::string& path, int channels) {
-  OA_CHECK(fs::is_regular_file(path), "{}: no such image file", path);
+  const std::vector<unsigned char> bytes = read_image_file(path);
+  check_jpeg_huffman_tables(bytes, path);
+  check_png_chunks(bytes, path);
+  const int length = static_cast<int>(bytes.size());  // at most kMaxFileBytes
   int width = 0, height = 0, channels_in_file = 0;
+  // The header first, so that an absurd size is refused before anything is allocated.
+  if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels_in_file)) throw_decode_error(path);
+  OA_CHECK(std::int64_t{width} * height <= kMaxPixels, "{}: the image is {}x{} pixels, more than the {} this loader reads",
+           path, width, height, kMaxPixels);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &width, &height, &channels_in_file, channels), stbi_image_free);
-  if (!pixels) {
-    const char* reason = stbi_failure_reason();  // per thread in this stb version
-    throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
-  }
+      stbi_load_from_memory(bytes.data(), length, &width, &height, &channels_in_file, channels), stbi_image_free);
+  if (!pixels) throw_decode_error(path);
   Tensor image = Tensor::empty({channels, height, width});
   float* out = image.data<float>();
   // stb_image returns interleaved pixels (H, W, C); our layout is one plane per channel (C, H, W).
@@ -167,6 +257,11 @@ Tensor load_image(const std::string& path, const ImageFolderOptions& options) {
   const Tensor image = decode(path, options.grayscale ? 1 : 3);
   // Shorter side -> resize; the longer side keeps the aspect ratio, rounded down like torchvision.
   const std::int64_t h = image.size(1), w = image.size(2), shorter = std::min(h, w);
+  // A very long, thin image would grow beyond any memory (1 x 10^6 pixels resized to 256 x 2.56e8).
+  const double scale = static_cast<double>(options.resize) / static_cast<double>(shorter);
+  OA_CHECK(static_cast<double>(h) * scale * static_cast<double>(w) * scale <= static_cast<double>(kMaxPixels),
+           "{}: the image is {}x{} pixels; resized so that its shorter side is {} it would have more than {} pixels",
+           path, w, h, options.resize, kMaxPixels);
   const std::int64_t out_h = h == shorter ? options.resize : h * options.resize / shorter;
   const std::int64_t out_w = w == shorter ? options.resize : w * options.resize / shorter;
   return center_crop(resize_bilinear(image, out_h, out_w), options.crop, options.crop);

@@ -26,7 +26,9 @@ inline const std::vector<float> kImageNetStd{0.229f, 0.224f, 0.225f};
 
 // All images under root as one Dataset (class_names filled). Decodes on the OpenMP threads.
 // Throws for: root not a directory, no class directories, a class directory without images,
-// an image stb_image cannot decode (naming the file and stb's reason).
+// an image stb_image cannot decode (naming the file and stb's reason), an image above 32 Mpx
+// (as decoded, or once resized), and files that would trip Debian's stb_image 2.27 (a JPEG
+// Huffman table of more than 256 codes, a PNG chunk longer than the file).
 Dataset load_image_folder(const std::string& root, const ImageFolderOptions& options = {});
 
 // One image file through the same pipeline: float32 [C, crop, crop] in [0, 1].

@@ -175,11 +175,15 @@ const NpyType& type_of_descr(const std::string& descr, const std::string& path) 
   throw Error(fmt::format("read_npy: {}: unsupported dtype '{}' (supported: '<f4', '<f8', '<i8', '<i4')", path, descr));
 }
 
-// numel(shape) * item_size, or nullopt when it does not fit in 63 bits.
+// numel(shape) * item_size, or nullopt when it does not fit in 63 bits. A zero dimension counts
+// as 1 in that check: (0, 2^62, 2^62) holds no bytes, but a tensor of that shape has strides
+// (2^124, ...) that do not fit either.
 std::optional<std::int64_t> byte_count(const Shape& shape, std::size_t item_size) {
-  std::int64_t bytes = static_cast<std::int64_t>(item_size);
+  std::int64_t bytes = static_cast<std::int64_t>(item_size), extent = bytes;
   for (const std::int64_t d : shape) {
-    if (d != 0 && bytes > std::numeric_limits<std::int64_t>::max() / d) return std::nullopt;
+    const std::int64_t counted = std::max<std::int64_t>(d, 1);
+    if (extent > std::numeric_limits<std::int64_t>::max() / counted) return std::nullopt;
+    extent *= counted;
     bytes *= d;
   }
   return bytes;

@@ -69,7 +69,7 @@ class HeaderReader {
       Json header = Json::parse(text, check_keys);
       if (!header.is_object()) fail(fmt::format("the header is not a JSON object but {}", header.type_name()));
       return header;
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // a syntax error, or a number beyond double (out_of_range)
       fail(fmt::format("the header is not valid JSON: {}", e.what()));
     }
   }
@@ -107,13 +107,15 @@ class HeaderReader {
 
     const Json& shape = field("shape");
     if (!shape.is_array()) fail_tensor(fmt::format("\"shape\" is not an array but {}", shape.type_name()));
-    std::uint64_t bytes = dtype_size(e.dtype);
+    // extent: the byte count with every zero dimension counted as 1. It must fit in 63 bits for
+    // the tensor's strides to, even when a zero makes the tensor empty ([0, 2^62, 2^62]).
+    std::uint64_t bytes = dtype_size(e.dtype), extent = bytes;
     for (const Json& d : shape) {
-      const std::uint64_t dim = unsigned_at("shape", d);
-      if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
-          (dim != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / dim))
+      const std::uint64_t dim = unsigned_at("shape", d), counted = std::max<std::uint64_t>(dim, 1);
+      if (counted > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / extent)
         fail_tensor(fmt::format("shape {} is too large", shape.dump()));
       e.shape.push_back(static_cast<std::int64_t>(dim));
+      extent *= counted;
       bytes *= dim;
     }
 

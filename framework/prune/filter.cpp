@@ -103,7 +103,7 @@ void filter_prune(nn::Module& model, double fraction, const std::map<std::string
 void resize_chains(nn::Module& model, const std::map<std::string, std::int64_t>& widths) {
   const auto chains = channel_chains(model);
   for (const auto& [name, width] : widths) {
-    const auto it = std::find_if(chains.begin(), chains.end(), [&](const ChannelChain& c) { return c.name == name; });
+    const auto it = std::ranges::find(chains, name, &ChannelChain::name);
     OA_CHECK(it != chains.end(), "resize_chains: the model has no channel chain named '{}'", name);
     OA_CHECK(width >= 1 && width <= it->channels(), "resize_chains: {} has {} channels, cannot hold {}", name,
              it->channels(), width);

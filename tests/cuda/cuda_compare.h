@@ -31,8 +31,9 @@ inline constexpr DType kAllTypes[] = {DType::Float32, DType::Float64, DType::Int
 // Single ops, element by element: |cuda - cpu| <= rtol * |cpu| + atol * max|cpu|.
 // Both back ends evaluate the same formulas; they differ in the order of their sums (cuBLAS and
 // cuDNN tiles, parallel reductions against sequential loops), in their algorithms (cuDNN's
-// implicit GEMM, Winograd or FFT against our im2col + GEMM) and in libm (CUDA's expf/logf/tanhf
-// are within 2 ulp). The atol term is scaled by the largest |cpu| of the tensor: an element that
+// implicit GEMM or direct kernels against our im2col + GEMM; in float32 the back end refuses
+// cuDNN's Winograd and FFT algorithms, whose transforms lose more than the tolerance below:
+// backend/cuda/conv2d.cu, precise_enough) and in libm (CUDA's expf/logf/tanhf are within 2 ulp). The atol term is scaled by the largest |cpu| of the tensor: an element that
 // is a near-cancelling sum of large terms carries the rounding error of those terms, not of its
 // own small value.
 //  - float64: rounding 1.1e-16, sums of at most ~1e4 terms here: 1e-10 leaves four orders of

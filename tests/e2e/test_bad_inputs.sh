@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: every executable against bad input (missing files, directories for files,
 # hostile checkpoints, NaN weights and inputs, a model that does not fit the data, zero
-# samples, out-of-range and conflicting flags, an --out that is a file). Each must exit 1 or 2
+# samples, out-of-range and conflicting flags, an --out that is a file, a full disk). Each must exit 1 or 2
 # (no signal, no core dump) with an error line naming what is wrong, and leave the results
 # an earlier run wrote byte-identical.
 # Running as root, a read-only --out cannot be tested (root writes anyway); an --out below a
@@ -167,6 +167,28 @@ refuses "run_train: a finished run's --out without --resume" "--resume" \
   "${train[@]}" --data-dir "$data" --out "$earlier/model"
 refuses "run_train --out below a plain file" "a_file" "${train[@]}" --data-dir "$data" --out "$work/a_file/train"
 check "run_train wrote nothing for the runs it refused" test ! -e "$work/train"
+
+# 6. A full disk: a 1 MiB tmpfs (mounting needs root, or CAP_SYS_ADMIN in a container). run_eval
+# writes a summary there, a file fills the rest, and then run_eval and run_cw must fail naming
+# the file they could not write, leaving that first summary intact.
+full=$work/full_disk
+mkdir -p "$full"
+if mount -t tmpfs -o size=1m tmpfs "$full" 2>"$work/mount.err"; then
+  trap 'umount "$full"' EXIT
+  "$run_eval" --model "$model" --data-dir "$data" --limit 20 --out "$full/first.json" >/dev/null 2>&1 ||
+    { echo "FAIL full disk: run_eval could not write its first summary"; failures=$((failures + 1)); }
+  cp "$full/first.json" "$work/first.json.copy"
+  dd if=/dev/zero of="$full/filler" bs=4k 2>/dev/null  # until the disk is full
+  refuses "run_eval --out on a full disk" "$full/second.json" \
+    "$run_eval" --model "$model" --data-dir "$data" --limit 20 --out "$full/second.json"
+  refuses "run_cw --out on a full disk" "$full/run_cw" \
+    "$run_cw" --model "$model" --data-dir "$data" --n 2 "${same_run_cw[@]}" --out "$full/run_cw"
+  check "the summary written before the disk filled is intact" cmp "$full/first.json" "$work/first.json.copy"
+  check "no half-written summary is left" test ! -e "$full/second.json"
+else
+  # Not a pass: the case did not run. Say why, so that a reader of the log knows.
+  echo "SKIPPED full disk: cannot mount a tmpfs here ($(head -1 "$work/mount.err"))"
+fi
 
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]

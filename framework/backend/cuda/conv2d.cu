@@ -7,9 +7,10 @@
 //
 // Algorithms: the first time a configuration (kind, dtype, shapes, stride, padding, groups)
 // is seen, cudnnFind*Algorithm times every algorithm cuDNN has for it and we keep the
-// fastest that succeeded, uses only full-precision FMA math and needs no more workspace than
-// workspace_cap(); later calls take it from the cache. The search allocates memory of its
-// own and waits for the GPU, once per configuration; a normal call does neither.
+// fastest that succeeded, is precise enough (precise_enough below: for float32 FMA math and
+// no Winograd or FFT) and needs no more workspace than workspace_cap(); later calls take it,
+// and the workspace size the search measured for it, from the cache. The search allocates
+// memory of its own and waits for the GPU, once per configuration; a normal call does neither.
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -70,82 +71,126 @@ struct ConvDescriptors {
         conv(dtype, g.stride, g.padding, g.groups) {}
 };
 
-// TF32 tensor-core math is what we refuse (the descriptors ask for FMA math; this guards the
-// choice against a result that reports another math type).
-bool full_precision(cudnnMathType_t math) {
-  return math != CUDNN_TENSOR_OP_MATH && math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+// Whether a result of cudnnFind* is allowed for `dtype`. float32 must match the CPU back end to
+// ~1e-5 (tests/cuda/cuda_compare.h), so for float32 we accept:
+//  - only CUDNN_FMA_MATH: the tensor-op math types are TF32 (10-bit mantissas), and so can
+//    CUDNN_DEFAULT_MATH be on sm_80 and later;
+//  - no Winograd or FFT algorithm: both compute in a transformed domain whose rounding error
+//    grows with the transform (Winograd's larger tiles lose one to two digits in float32; Lavin
+//    and Gray 2016), beyond what the float32 tolerance of the tests allows. What is left (the
+//    implicit/explicit GEMM and direct algorithms) sums the same products as our im2col + GEMM.
+// float64 has no reduced-precision tensor-op math and rounding 1e-16: only the tensor-op math
+// types are refused there (a cautious reading of "may convert").
+bool transforms_domain(cudnnConvolutionFwdAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT || algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transforms_domain(cudnnConvolutionBwdDataAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+         algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transforms_domain(cudnnConvolutionBwdFilterAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+         algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
 }
 
-// The first usable result: cuDNN returns them sorted by time, fastest first. -1 if none.
 template <class Perf>
-int fastest_usable(const std::vector<Perf>& results, int returned) {
+bool precise_enough(const Perf& result, DType dtype) {
+  if (dtype == DType::Float32) return result.mathType == CUDNN_FMA_MATH && !transforms_domain(result.algo);
+  return result.mathType != CUDNN_TENSOR_OP_MATH && result.mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+// An algorithm chosen for a configuration, with the workspace it needs: the size cudnnFind*
+// measured and we checked against the cap, which is then the size we allocate and pass.
+struct Choice {
+  int algo = -1;  // -1: none usable
+  std::size_t workspace_bytes = 0;
+};
+
+// The outcome of one search: a choice, or that cudnnFind* could not allocate its own buffers.
+struct Search {
+  Choice choice;
+  bool out_of_memory = false;
+};
+
+// The fastest usable result of a search that returned `find_status` (cuDNN sorts the results
+// by time, fastest first). CUDNN_STATUS_ALLOC_FAILED is not an error here: the caller empties
+// our cache and searches again; any other failure throws.
+template <class Perf>
+Search choose(cudnnStatus_t find_status, const std::vector<Perf>& results, int returned, DType dtype) {
+  if (find_status == CUDNN_STATUS_ALLOC_FAILED) return {{}, true};
+  OA_CUDNN_CHECK(find_status);
   for (int i = 0; i < returned; ++i) {
     const Perf& r = results[static_cast<std::size_t>(i)];
-    if (r.status == CUDNN_STATUS_SUCCESS && r.memory <= workspace_cap() && full_precision(r.mathType))
-      return static_cast<int>(r.algo);
+    if (r.status == CUDNN_STATUS_SUCCESS && r.memory <= workspace_cap() && precise_enough(r, dtype))
+      return {{static_cast<int>(r.algo), r.memory}, false};
   }
-  return -1;
+  return {};
 }
 
 // The chosen algorithm of every configuration seen so far (as an int: the three kinds have
 // three enum types), shared by all threads.
 std::mutex g_cache_mutex;
-std::map<ConvKey, int> g_algorithm_cache;
+std::map<ConvKey, Choice> g_algorithm_cache;
 
-// The algorithm for `key`: from the cache, or found by `find` (which returns -1 when no
-// algorithm is usable, or throws). The search runs outside the lock; if two threads race on
-// the same new configuration both search and the first to finish is kept.
+// The choice for `key`: from the cache, or found by `find` (a Search). The search runs outside
+// the lock; if two threads race on the same new configuration both search and the first to
+// finish is kept.
 template <class Find>
-int cached_algorithm(const ConvKey& key, Find&& find) {
+Choice cached_algorithm(const ConvKey& key, Find&& find) {
   {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
     const auto it = g_algorithm_cache.find(key);
     if (it != g_algorithm_cache.end()) return it->second;
   }
-  int algo = find();
-  if (algo < 0) {
-    // The search allocates its own buffers with cudaMalloc; our caching allocator may hold
-    // the memory it needs. Hand the cache back to the driver and search once more.
+  Search search = find();
+  if (search.choice.algo < 0) {
+    // The search allocates its own buffers with cudaMalloc (as does every algorithm it times);
+    // our caching allocator may hold the memory they need. Hand the cache back to the driver
+    // and search once more.
     empty_cache();
-    algo = find();
+    search = find();
   }
-  OA_CHECK(algo >= 0, "{}: no cuDNN algorithm succeeded within the workspace cap of {} MiB "
-           "(raise OA_CUDNN_WORKSPACE_MB)", describe_key(key), workspace_cap() >> 20);
+  OA_CHECK(!search.out_of_memory, "{}: cudnnFind* ran out of device memory, even with our cache emptied",
+           describe_key(key));
+  OA_CHECK(search.choice.algo >= 0, "{}: no cuDNN algorithm succeeded within the workspace cap of {} MiB{} "
+           "(raise OA_CUDNN_WORKSPACE_MB)", describe_key(key), workspace_cap() >> 20,
+           key.dtype == DType::Float32 ? " in FMA math without Winograd or FFT" : "");
   std::lock_guard<std::mutex> lock(g_cache_mutex);
-  return g_algorithm_cache.emplace(key, algo).first->second;
+  return g_algorithm_cache.emplace(key, search.choice).first->second;
 }
 
-cudnnConvolutionFwdAlgo_t forward_algorithm(const ConvDescriptors& d, const ConvKey& key) {
-  return static_cast<cudnnConvolutionFwdAlgo_t>(cached_algorithm(key, [&] {
+Choice forward_algorithm(const ConvDescriptors& d, const ConvKey& key) {
+  return cached_algorithm(key, [&] {
     int count = 0, returned = 0;
     OA_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(cudnn(), &count));
     std::vector<cudnnConvolutionFwdAlgoPerf_t> results(static_cast<std::size_t>(count));
-    OA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(cudnn(), d.x.get(), d.w.get(), d.conv.get(), d.y.get(), count,
-                                                        &returned, results.data()));
-    return fastest_usable(results, returned);
-  }));
+    const cudnnStatus_t find_status = cudnnFindConvolutionForwardAlgorithm(
+        cudnn(), d.x.get(), d.w.get(), d.conv.get(), d.y.get(), count, &returned, results.data());
+    return choose(find_status, results, returned, key.dtype);
+  });
 }
 
-cudnnConvolutionBwdDataAlgo_t backward_data_algorithm(const ConvDescriptors& d, const ConvKey& key) {
-  return static_cast<cudnnConvolutionBwdDataAlgo_t>(cached_algorithm(key, [&] {
+Choice backward_data_algorithm(const ConvDescriptors& d, const ConvKey& key) {
+  return cached_algorithm(key, [&] {
     int count = 0, returned = 0;
     OA_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnn(), &count));
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> results(static_cast<std::size_t>(count));
-    OA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(cudnn(), d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
-                                                             count, &returned, results.data()));
-    return fastest_usable(results, returned);
-  }));
+    const cudnnStatus_t find_status = cudnnFindConvolutionBackwardDataAlgorithm(
+        cudnn(), d.w.get(), d.y.get(), d.conv.get(), d.x.get(), count, &returned, results.data());
+    return choose(find_status, results, returned, key.dtype);
+  });
 }
 
-cudnnConvolutionBwdFilterAlgo_t backward_filter_algorithm(const ConvDescriptors& d, const ConvKey& key) {
-  return static_cast<cudnnConvolutionBwdFilterAlgo_t>(cached_algorithm(key, [&] {
+Choice backward_filter_algorithm(const ConvDescriptors& d, const ConvKey& key) {
+  return cached_algorithm(key, [&] {
     int count = 0, returned = 0;
     OA_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnn(), &count));
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> results(static_cast<std::size_t>(count));
-    OA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(cudnn(), d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
-                                                               count, &returned, results.data()));
-    return fastest_usable(results, returned);
-  }));
+    const cudnnStatus_t find_status = cudnnFindConvolutionBackwardFilterAlgorithm(
+        cudnn(), d.x.get(), d.y.get(), d.conv.get(), d.w.get(), count, &returned, results.data());
+    return choose(find_status, results, returned, key.dtype);
+  });
 }
 
 void zero(Tensor& t) { OA_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), stream())); }
@@ -170,10 +215,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
       return;
     }
     const ConvDescriptors d(x.dtype(), g);
-    const cudnnConvolutionFwdAlgo_t algo = forward_algorithm(d, make_key(ConvKind::Forward, x.dtype(), g));
-    std::size_t bytes = 0;
-    OA_CUDNN_CHECK(
-        cudnnGetConvolutionForwardWorkspaceSize(cudnn(), d.x.get(), d.w.get(), d.conv.get(), d.y.get(), algo, &bytes));
+    const Choice choice = forward_algorithm(d, make_key(ConvKind::Forward, x.dtype(), g));
+    const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo);
+    const std::size_t bytes = choice.workspace_bytes;
     void* scratch = workspace(bytes);
     // Scaling factors are host values of the tensors' type (float for float32, double for float64).
     const T one = 1, zero_scale = 0;
@@ -192,11 +236,9 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x
       return;
     }
     const ConvDescriptors d(grad_y.dtype(), g);
-    const cudnnConvolutionBwdDataAlgo_t algo =
-        backward_data_algorithm(d, make_key(ConvKind::BackwardData, grad_y.dtype(), g));
-    std::size_t bytes = 0;
-    OA_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn(), d.w.get(), d.y.get(), d.conv.get(),
-                                                                d.x.get(), algo, &bytes));
+    const Choice choice = backward_data_algorithm(d, make_key(ConvKind::BackwardData, grad_y.dtype(), g));
+    const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo);
+    const std::size_t bytes = choice.workspace_bytes;
     void* scratch = workspace(bytes);
     const T one = 1, zero_scale = 0;
     OA_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(), &one, d.w.get(), w.data<T>(), d.y.get(), grad_y.data<T>(),
@@ -214,11 +256,9 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_
       return;
     }
     const ConvDescriptors d(grad_y.dtype(), g);
-    const cudnnConvolutionBwdFilterAlgo_t algo =
-        backward_filter_algorithm(d, make_key(ConvKind::BackwardFilter, grad_y.dtype(), g));
-    std::size_t bytes = 0;
-    OA_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnn(), d.x.get(), d.y.get(), d.conv.get(),
-                                                                  d.w.get(), algo, &bytes));
+    const Choice choice = backward_filter_algorithm(d, make_key(ConvKind::BackwardFilter, grad_y.dtype(), g));
+    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo);
+    const std::size_t bytes = choice.workspace_bytes;
     void* scratch = workspace(bytes);
     // beta = 0: grad_w is overwritten with the sum over the batch (the CPU zeroes it first too).
     const T one = 1, zero_scale = 0;

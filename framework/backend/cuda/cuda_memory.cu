@@ -1,5 +1,7 @@
 #include "framework/backend/cuda/cuda_memory.h"
 
+#include <glob.h>
+
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -119,6 +121,16 @@ int device_count(std::string* why) {
   }
   if (count == 0 && why) *why = "no CUDA device found";
   return count;
+}
+
+bool no_gpu_present() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaErrorNoDevice || (status == cudaSuccess && count == 0)) return true;
+  glob_t device_files{};
+  const bool any_device_file = glob("/dev/nvidia*", 0, nullptr, &device_files) == 0;
+  globfree(&device_files);
+  return !any_device_file;
 }
 
 }  // namespace oa::cuda

@@ -34,4 +34,11 @@ void synchronize();
 // (no driver, no device, ...): callers treat any failure as "no GPU".
 int device_count(std::string* why = nullptr);
 
+// Whether this machine has no GPU at all, as opposed to one that CUDA cannot use (a driver too
+// old for the toolkit, a broken installation): true when the runtime says cudaErrorNoDevice (or
+// counts 0 devices), or when no /dev/nvidia* device file exists (without a loaded driver there is
+// none, and the runtime then reports an insufficient driver as well). The CUDA tests skip only
+// then; an unusable GPU is a failure.
+bool no_gpu_present();
+
 }  // namespace oa::cuda

@@ -1,0 +1,147 @@
+#include "experiments/study/config.h"
+
+#include <fstream>
+#include <set>
+#include <type_traits>
+
+#include "framework/core/error.h"
+
+namespace oa::study {
+
+using Json = nlohmann::json;
+
+// The presets: the values that differ from the defaults (which are `quick`'s).
+Json preset_values(const std::string& preset) {
+  if (preset == "quick") return Json::object();
+  if (preset == "full")
+    return {{"rungs", "0.5,0.7,0.9,0.95,0.98"},
+            {"depth", "resnet20,resnet32,resnet56,resnet110"},
+            {"depth_epochs", 8},
+            {"depth_limit_train", 0},
+            {"parity_epochs", 60},
+            {"parity_limit_train", 10000},
+            {"eval_limit", 0},
+            {"attack_n", 500},
+            {"attacks", "cw-l2,ddn,cw-linf,fmn-linf"},
+            {"cw_search_steps", 5},
+            {"cw_iterations", 1000},
+            {"ddn_steps", 200},
+            {"fmn_steps", 200},
+            {"adv_examples", 60000},
+            {"adv_steps", 7},
+            {"adv_robust_n", 1000},
+            {"outlier_rungs", "0.9,0.98"},
+            {"outlier_limit", 0},
+            {"outlier_max_per_set", 200},
+            {"outlier_rays_queries", 1000},
+            {"outlier_budgets", "10,100,1000"}};
+  // cifar10: the proposal on CIFAR-10 (a GPU job: --device cuda), everything trained here.
+  if (preset == "cifar10")
+    return {{"data", "cifar10"},
+            {"model_a", ""},
+            {"a_epochs", 30},
+            {"ladder", ""},
+            {"rungs", "0.5,0.7,0.9,0.95,0.98"},
+            {"depth", "resnet20,resnet32,resnet56,resnet110"},
+            {"depth_epochs", 30},
+            {"depth_limit_train", 0},
+            {"parity_epochs", 100},
+            {"parity_limit_train", 10000},
+            {"eval_limit", 0},
+            {"attack_n", 500},
+            {"attacks", "cw-l2,ddn,cw-linf,fmn-linf"},
+            {"cw_search_steps", 5},
+            {"cw_iterations", 1000},
+            {"ddn_steps", 200},
+            {"fmn_steps", 200},
+            {"adv_examples", 50000},
+            {"adv_steps", 7},
+            {"adv_eps", 8.0 / 255},
+            {"adv_robust_n", 1000},
+            {"outlier_rungs", "0.9,0.98"},
+            {"outlier_limit", 0},
+            {"outlier_max_per_set", 200},
+            {"outlier_rays_queries", 1000},
+            {"outlier_budgets", "10,100,1000"},
+            {"outlier_eps", "0.004,0.008,0.016"}};
+  // tiny: the tests' study on the tiny IDX data they write (everything trained here).
+  if (preset == "tiny")
+    return {{"model_a", ""},
+            {"architecture", "small-cnn"},
+            {"a_epochs", 3},
+            {"ladder", ""},
+            {"rungs", "0.5,0.8,0.95"},
+            {"depth", ""},
+            {"parity_epochs", 10},
+            {"parity_limit_train", 100},
+            {"eval_limit", 0},
+            {"attack_n", 6},
+            {"cw_search_steps", 2},
+            {"cw_iterations", 10},
+            {"ddn_steps", 20},
+            {"fmn_steps", 20},
+            {"adv_examples", 60},
+            {"adv_steps", 2},
+            {"adv_robust_n", 20},
+            {"outlier_rungs", "0.95"},
+            {"outlier_limit", 0},
+            {"outlier_max_per_set", 4},
+            {"outlier_rays_queries", 20},
+            {"outlier_budgets", "5,20"},
+            {"outlier_eps", "0.05,0.2"}};
+  throw Error(fmt::format("--preset: unknown preset '{}' (quick, full, cifar10, tiny)", preset));
+}
+
+namespace {
+
+// Whether `given` is exactly of the field's kind. nlohmann's get<> would convert quietly: 3.7 to
+// the integer 3, true to 1, -1 to the unsigned seed 2^64 - 1.
+template <class T>
+bool of_kind(const Json& given) {
+  if constexpr (std::is_same_v<T, std::string>) return given.is_string();
+  if constexpr (std::is_same_v<T, std::uint64_t>) return given.is_number_unsigned();
+  if constexpr (std::is_same_v<T, std::int64_t>) return given.is_number_integer() && given.get<double>() < 0x1p63;
+  if constexpr (std::is_same_v<T, double>) return given.is_number();
+  return false;
+}
+
+// The range check of the field's flag (Positive, NonNegative), if it has one, on the value given.
+void check_range(const std::string& source, const char* name, const Json& given, const experiments::Flag& flag) {
+  if (!flag.check || !given.is_number()) return;
+  std::string text = given.dump();
+  const std::string problem = (*flag.check)(text);
+  OA_CHECK(problem.empty(), "{}: \"{}\": {}", source, name, problem);
+}
+
+}  // namespace
+
+void apply_values(const Json& values, StudyConfig& config, const std::string& source) {
+  OA_CHECK(values.is_object(), "{}: a study config is a JSON object", source);
+  std::set<std::string> known;
+  StudyConfig::fields(config, [&](const char* name, auto& value, const auto&... flag) {
+    using T = std::decay_t<decltype(value)>;
+    known.insert(name);
+    if (!values.contains(name)) return;
+    const Json& given = values.at(name);
+    OA_CHECK(of_kind<T>(given), "{}: \"{}\" is {}, not a value of its kind", source, name, given.dump());
+    (check_range(source, name, given, flag), ...);
+    value = given.get<T>();
+  });
+  for (const auto& [key, value] : values.items())
+    OA_CHECK(known.count(key), "{}: unknown key \"{}\"", source, key);
+}
+
+StudyConfig load_study_config(const std::string& preset, const std::string& config_file) {
+  StudyConfig config;
+  apply_values(preset_values(preset), config, "--preset " + preset);
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    OA_CHECK(in.good(), "--config {}: cannot open the file", config_file);
+    const Json values = Json::parse(in, nullptr, false);
+    OA_CHECK(!values.is_discarded(), "--config {}: not JSON", config_file);
+    apply_values(values, config, "--config " + config_file);
+  }
+  return config;
+}
+
+}  // namespace oa::study
