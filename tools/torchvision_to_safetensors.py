@@ -75,7 +75,9 @@ def main():
 
     torch.manual_seed(args.seed)
     model = getattr(torchvision.models, args.arch)(weights=None, num_classes=args.num_classes)
-    metadata = {"format": FORMAT, "architecture": args.arch, "source": "torchvision",
+    # "dataset": the run_* executables read such a model's data as an image folder (--data-dir
+    # DIR with DIR/train and DIR/val, ImageNet's layout).
+    metadata = {"format": FORMAT, "architecture": args.arch, "source": "torchvision", "dataset": "image-folder",
                 "torchvision_version": torchvision.__version__, "num_classes": str(args.num_classes)}
     if args.normalize == "imagenet":
         metadata["normalize"] = json.dumps({"mean": IMAGENET_MEAN, "std": IMAGENET_STD})

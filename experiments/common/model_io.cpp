@@ -152,7 +152,8 @@ LoadedModel load_model(const std::string& path, const std::string& arch) {
   if (!arch.empty() && !io::read_safetensors_metadata(path).contains("format")) {
     const io::SafetensorsFile file = io::read_safetensors(path);
     const models::ModelConfig config = torchvision_config(file, path, arch);
-    const nlohmann::json meta = with_config({{"source", "torchvision state_dict without metadata (--arch)"}}, config);
+    const nlohmann::json meta = with_config(
+        {{"source", "torchvision state_dict without metadata (--arch)"}, {"dataset", "image-folder"}}, config);
     auto model = build_model(config, meta, path);
     io::load_tensors(file, path, *model);
     check_finite_state(*model, path);

@@ -38,7 +38,8 @@ models::ModelConfig model_config(const nlohmann::json& metadata, const std::stri
 // Its tensors must then fit a torchvision-style ResNet ("resnet18" .. "resnet152") with 3
 // input channels and as many classes as "fc.weight" has rows, and the model standardises its
 // input with ImageNet's mean and std (nn::kImageNetMean/kImageNetStd), as torchvision's
-// pretrained weights expect. For a file with our metadata, `arch` must agree with it.
+// pretrained weights expect; its data set is an image folder. For a file with our metadata,
+// `arch` must agree with it.
 LoadedModel load_model(const std::string& path, const std::string& arch = "");
 
 // What --arch says in the --help of the run_* that take it.
