@@ -205,12 +205,14 @@ TEST_CASE("image folder: hostile images give an error naming the file, or a docu
     CHECK_THROWS_WITH(oa::data::load_image(dir.file("empty.png"), options),
                       doctest::Contains((dir.file("empty.png") + ": cannot decode image").c_str()));
   }
-  SUBCASE("truncated PNG") {
-    write_image(dir.file("full.png"), 32, 32, 3, [](int c, int y, int x) { return (c * 71 + y * 13 + x * 7) % 256; });
-    const std::string bytes = oa::test::read_file(dir.file("full.png"));
-    write_file(dir.file("cut.png"), bytes.substr(0, bytes.size() / 2));
-    CHECK_THROWS_WITH(oa::data::load_image(dir.file("cut.png"), options),
-                      doctest::Contains((dir.file("cut.png") + ": cannot decode image").c_str()));
+  SUBCASE("truncated PNG and JPEG") {
+    for (const std::string ext : {".png", ".jpg"}) {
+      write_image(dir.file("full" + ext), 32, 32, 3, [](int c, int y, int x) { return (c * 71 + y * 13 + x * 7) % 256; });
+      const std::string bytes = oa::test::read_file(dir.file("full" + ext));
+      write_file(dir.file("cut" + ext), bytes.substr(0, bytes.size() / 2));
+      CHECK_THROWS_WITH(oa::data::load_image(dir.file("cut" + ext), options),
+                        doctest::Contains((dir.file("cut" + ext) + ": cannot decode image").c_str()));
+    }
   }
   SUBCASE("a header claiming huge dimensions is refused before decoding") {
     write_image(dir.file("small.png"), 1, 1, 3, constant(0));
