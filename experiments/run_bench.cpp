@@ -52,7 +52,8 @@ double median_seconds(const std::function<void()>& body, double min_time) {
 }
 
 // The workloads. "quick" (the default): ResNet-20's convolution shapes on 28x28 and the
-// small CNN and ResNet-20 steps at batch 128; "resnet50": ResNet-50 at 3x224x224, batch 16;
+// small CNN and ResNet-20 steps at batch 128; "resnet50": the ImageNet depth ladder,
+// ResNet-50, -101 and -152 at 3x224x224, batch 16;
 // "sparse": ResNet-20 pruned globally to rising sparsities, dense path against the sparse
 // one (prune::to_sparse), ours only. The list is sent to bench_torch.py.
 nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
@@ -67,7 +68,10 @@ nlohmann::json bench_cases(const std::string& suite, std::int64_t batch) {
                           {"model", name},   {"batch", b}, {"cin", cin}, {"size", size},
                           {"cw_iterations", cw_iterations}};
   };
-  if (suite == "resnet50") return nlohmann::json::array({model("resnet50", 3, 224, batch == 128 ? 16 : batch)});
+  if (suite == "resnet50") {
+    const std::int64_t b = batch == 128 ? 16 : batch;
+    return nlohmann::json::array({model("resnet50", 3, 224, b), model("resnet101", 3, 224, b), model("resnet152", 3, 224, b)});
+  }
   if (suite == "sparse") {
     auto cases = nlohmann::json::array();
     for (const double s : {0.5, 0.8, 0.9, 0.95, 0.98}) {
@@ -223,7 +227,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(oa::experiments::Positive);
   app.add_option("--suite", suite,
-                 "quick: ResNet-20 shapes and models on 28x28; resnet50: ResNet-50 at 224x224; sparse: pruned "
+                 "quick: ResNet-20 shapes and models on 28x28; resnet50: ResNet-50/101/152 at 224x224; sparse: pruned "
                  "ResNet-20, dense against sparse path (ours only)")
       ->capture_default_str();
   app.add_option("--python", python, "Python interpreter with torch")->capture_default_str();

@@ -131,6 +131,12 @@ ResNetSpec resnet_spec(const std::string& name, std::int64_t in_channels, std::i
 
 ResNet::ResNet(const ResNetSpec& spec, Rng& rng) : spec_(spec) {
   const bool cifar = spec.style == ResNetStyle::Cifar;
+  if (!spec.input_mean.empty() || !spec.input_std.empty()) {
+    OA_CHECK(static_cast<std::int64_t>(spec.input_mean.size()) == spec.in_channels,
+             "ResNet: input normalisation needs one mean and std per input channel ({}), got {} and {}",
+             spec.in_channels, spec.input_mean.size(), spec.input_std.size());
+    register_module("normalize", std::make_shared<nn::Normalize>(spec.input_mean, spec.input_std));
+  }
   std::int64_t channels = cifar ? 16 * spec.width : 64;
   register_module("conv1", conv(spec.in_channels, channels, cifar ? 3 : 7, cifar ? 1 : 2, rng));
   register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
@@ -149,7 +155,8 @@ ResNet::ResNet(const ResNetSpec& spec, Rng& rng) : spec_(spec) {
 Tensor ResNet::forward(const Tensor& x) {
   OA_CHECK(x.dim() == 4 && x.size(1) == spec_.in_channels, "ResNet: expected input [N, {}, H, W], got {}",
            spec_.in_channels, describe(x));
-  Tensor h = relu(child("bn1")(child("conv1")(x)));
+  const Tensor input = spec_.input_mean.empty() ? x : child("normalize")(x);
+  Tensor h = relu(child("bn1")(child("conv1")(input)));
   if (spec_.style == ResNetStyle::ImageNet) h = max_pool2d(h, 3, 2, 1);
   for (std::size_t s = 0; s < spec_.blocks.size(); ++s) h = child(stage_name(s))(h);
   return child("fc")(global_avg_pool2d(h));

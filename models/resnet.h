@@ -9,6 +9,9 @@
 //    stride in the 3x3 conv), the ImageNet stem conv7x7/2 - BN - ReLU - maxpool3x3/2,
 //    4 stages of 64, 128, 256, 512 planes.
 //
+// With ResNetSpec::input_mean/input_std the forward first standardises the input (a
+// parameter-free layer "normalize"), so the model still takes pixels in [0, 1].
+//
 // Parameter names equal torchvision's state_dict keys in both families: conv1, bn1,
 // layer{1..4}.{i}.conv{1,2,3} / bn{1,2,3} / downsample.0 (1x1 conv) / downsample.1 (BN), fc.
 // The forward calls the layers by these names (Module::child), so a transformation that
@@ -32,6 +35,10 @@ struct ResNetSpec {
   std::int64_t width = 1;            // CIFAR-style width multiplier
   std::int64_t in_channels = 3;
   std::int64_t classes = 10;
+  // Input standardisation (x - mean[c]) / std[c] as the first layer, "normalize" (nn::Normalize),
+  // e.g. nn::kImageNetMean/kImageNetStd for torchvision's weights; empty: the model takes the
+  // pixels as they are.
+  std::vector<double> input_mean = {}, input_std = {};
 };
 
 // "resnet20" .. "resnet110" (CIFAR style), "resnet18" .. "resnet152" (torchvision style).

@@ -15,6 +15,8 @@ struct ModelConfig {
   std::int64_t image_size = 28;
   std::int64_t classes = 10;
   std::int64_t width = 1;  // CIFAR-style ResNet width multiplier
+  // Input standardisation inside the model (ResNets only; see ResNetSpec); empty: none.
+  std::vector<double> input_mean = {}, input_std = {};
 };
 
 std::shared_ptr<nn::Module> make_model(const ModelConfig& config, Rng& rng);

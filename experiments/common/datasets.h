@@ -1,8 +1,10 @@
 #pragma once
 // The data sets the executables know by name, and the options every run_* shares.
+#include <memory>
 #include <string>
 
 #include "framework/data/dataset.h"
+#include "framework/data/image_folder_stream.h"
 
 namespace oa::experiments {
 
@@ -16,6 +18,11 @@ struct DataChoice {
 
 // Loads `split` ("train" or "test"; an image folder reads DIR/train and DIR/val).
 data::Dataset load_dataset(const DataChoice& choice, const std::string& split);
+
+// An image folder's split (DIR/train or DIR/val; the first --limit files) as a stream of
+// batches decoded on a background thread with bounded memory: how run_eval reads ImageNet.
+std::unique_ptr<data::ImageFolderStream> stream_image_folder(const DataChoice& choice, const std::string& split,
+                                                             std::int64_t batch_size);
 
 // The default directory of a data set ("" when it has none).
 std::string default_data_dir(const std::string& name);

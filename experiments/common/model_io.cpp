@@ -1,21 +1,34 @@
 #include "experiments/common/model_io.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/io/checkpoint.h"
 #include "framework/nn/fold_batch_norm.h"
 #include "framework/prune/filter.h"
 #include "framework/prune/masks.h"
+#include "models/resnet.h"
 
 namespace oa::experiments {
 
-void save_model(const std::string& path, nn::Module& model, const models::ModelConfig& config,
-                nlohmann::json metadata) {
+namespace {
+
+// config's fields added to `metadata`, as model_config reads them back.
+nlohmann::json with_config(nlohmann::json metadata, const models::ModelConfig& config) {
   metadata["architecture"] = config.name;
   metadata["in_channels"] = config.in_channels;
   metadata["image_size"] = config.image_size;
   metadata["classes"] = config.classes;
   metadata["width"] = config.width;
+  if (!config.input_mean.empty()) metadata["normalize"] = {{"mean", config.input_mean}, {"std", config.input_std}};
+  return metadata;
+}
+
+}  // namespace
+
+void save_model(const std::string& path, nn::Module& model, const models::ModelConfig& config,
+                nlohmann::json metadata) {
+  metadata = with_config(std::move(metadata), config);
   // The widths of the channel chains (filter pruning shrinks them) and the masked layers, so
   // that load_model can give a fresh model this one's shape and mask buffers before loading.
   if (const auto widths = prune::chain_widths(model); !widths.empty()) metadata["channels"] = widths;
@@ -38,11 +51,33 @@ models::ModelConfig model_config(const nlohmann::json& meta, const std::string& 
   };
   OA_CHECK(meta.contains("architecture") && meta["architecture"].is_string(),
            "{}: the checkpoint metadata names no architecture", path);
-  return {.name = meta["architecture"].get<std::string>(),
-          .in_channels = field("in_channels", 3, 64),
-          .image_size = field("image_size", 224, 1024),
-          .classes = field("classes", field("num_classes", 1000, 100000), 100000),
-          .width = field("width", 1, 64)};
+  models::ModelConfig config{.name = meta["architecture"].get<std::string>(),
+                             .in_channels = field("in_channels", 3, 64),
+                             .image_size = field("image_size", 224, 1024),
+                             .classes = field("classes", field("num_classes", 1000, 100000), 100000),
+                             .width = field("width", 1, 64)};
+  if (meta.contains("normalize")) {
+    const nlohmann::json& n = meta["normalize"];
+    // One finite number per input channel in each list, every std above 0.
+    auto numbers = [&](const char* key, bool positive) {
+      OA_CHECK(n.is_object() && n.contains(key) && n[key].is_array() &&
+                   static_cast<std::int64_t>(n[key].size()) == config.in_channels,
+               "{}: metadata field 'normalize' must be {{\"mean\": [...], \"std\": [...]}} with {} numbers each "
+               "(one per input channel), got {}",
+               path, config.in_channels, n.dump());
+      std::vector<double> values;
+      for (const auto& v : n[key]) {
+        OA_CHECK(v.is_number() && std::isfinite(v.get<double>()) && (!positive || v.get<double>() > 0),
+                 "{}: metadata field 'normalize.{}' holds {}, not a finite{} number", path, key, v.dump(),
+                 positive ? " positive" : "");
+        values.push_back(v.get<double>());
+      }
+      return values;
+    };
+    config.input_mean = numbers("mean", false);
+    config.input_std = numbers("std", true);
+  }
+  return config;
 }
 
 void check_finite(const Tensor& tensor, const std::string& what) {
@@ -52,9 +87,12 @@ void check_finite(const Tensor& tensor, const std::string& what) {
     OA_CHECK(std::isfinite(values[i]), "{} holds {} at flat index {} of {}", what, values[i], i, describe(tensor));
 }
 
-LoadedModel load_model(const std::string& path) {
-  const nlohmann::json meta = io::read_checkpoint_metadata(path);
-  const models::ModelConfig config = model_config(meta, path);
+namespace {
+
+// A fresh model of `config`, shaped as the checkpoint's metadata says (the widths of filter-
+// pruned channel chains, the mask buffers of masked layers), ready for the weights.
+std::shared_ptr<nn::Module> build_model(const models::ModelConfig& config, const nlohmann::json& meta,
+                                        const std::string& path) {
   Rng rng(0);  // every weight is overwritten by the checkpoint
   std::shared_ptr<nn::Module> model;
   try {  // sizes inside the bounds can still multiply to more than the memory holds
@@ -78,24 +116,77 @@ LoadedModel load_model(const std::string& path) {
     OA_CHECK(meta["masked_layers"].is_array(), "{}: metadata field 'masked_layers' is not a list", path);
     prune::attach_masks(*model, meta["masked_layers"].get<std::vector<std::string>>());
   }
-  nlohmann::json loaded = io::load_checkpoint(path, *model);
-  for (const auto& named : {model->named_parameters(), model->named_buffers()})
+  return model;
+}
+
+// The model of a torchvision state_dict saved without our metadata (load_model's `arch`): a
+// torchvision-style ResNet on 3 channels with ImageNet's input normalisation, its classes
+// read off the file's "fc.weight" [classes, features].
+models::ModelConfig torchvision_config(const io::SafetensorsFile& file, const std::string& path,
+                                       const std::string& arch) {
+  OA_CHECK(models::resnet_spec(arch, 3, 1000).style == models::ResNetStyle::ImageNet,
+           "--arch {}: a file without OutlierAttack metadata ({}) loads as a torchvision ResNet only: resnet18, "
+           "resnet34, resnet50, resnet101 or resnet152",
+           arch, path);
+  const auto fc = std::find_if(file.tensors.begin(), file.tensors.end(),
+                               [](const auto& named) { return named.first == "fc.weight"; });
+  OA_CHECK(fc != file.tensors.end() && fc->second.dim() == 2,
+           "{}: without OutlierAttack metadata, the file must hold torchvision's 'fc.weight' [classes, features] to "
+           "load as --arch {}; {}",
+           path, arch, fc == file.tensors.end() ? "it has none" : "it is " + shape_str(fc->second.shape()));
+  const std::int64_t classes = fc->second.size(0);
+  OA_CHECK(classes >= 2 && classes <= 100000, "{}: 'fc.weight' has {} rows (classes), outside [2, 100000]", path,
+           classes);
+  return {.name = arch, .in_channels = 3, .image_size = 224, .classes = classes, .width = 1,
+          .input_mean = nn::kImageNetMean, .input_std = nn::kImageNetStd};
+}
+
+// Refuses a loaded model whose parameters or buffers hold NaN or inf.
+void check_finite_state(const nn::Module& model, const std::string& path) {
+  for (const auto& named : {model.named_parameters(), model.named_buffers()})
     for (const auto& [name, tensor] : named) check_finite(tensor, fmt::format("{}: tensor '{}'", path, name));
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path, const std::string& arch) {
+  if (!arch.empty() && !io::read_safetensors_metadata(path).contains("format")) {
+    const io::SafetensorsFile file = io::read_safetensors(path);
+    const models::ModelConfig config = torchvision_config(file, path, arch);
+    const nlohmann::json meta = with_config(
+        {{"source", "torchvision state_dict without metadata (--arch)"}, {"dataset", "image-folder"}}, config);
+    auto model = build_model(config, meta, path);
+    io::load_tensors(file, path, *model);
+    check_finite_state(*model, path);
+    return {model, config, meta};
+  }
+  const nlohmann::json meta = io::read_checkpoint_metadata(path);
+  const models::ModelConfig config = model_config(meta, path);
+  OA_CHECK(arch.empty() || arch == config.name, "--arch {}: {} holds a {} (its metadata says so); drop --arch", arch,
+           path, config.name);
+  auto model = build_model(config, meta, path);
+  nlohmann::json loaded = io::load_checkpoint(path, *model);
+  check_finite_state(*model, path);
   return {model, config, loaded};
 }
 
-LoadedModel load_frozen_model(const std::string& path) {
-  LoadedModel loaded = load_model(path);
+LoadedModel load_frozen_model(const std::string& path, const std::string& arch) {
+  LoadedModel loaded = load_model(path, arch);
   loaded.model->eval();
   loaded.model->set_requires_grad(false);
   nn::fold_batch_norm(*loaded.model);
   return loaded;
 }
 
-void check_data_fits(const models::ModelConfig& config, const data::Dataset& d) {
-  OA_CHECK(d.images.size(1) == config.in_channels && d.classes == config.classes,
+void check_data_fits(const models::ModelConfig& config, const std::string& data_name, std::int64_t channels,
+                     std::int64_t classes) {
+  OA_CHECK(channels == config.in_channels && classes == config.classes,
            "the model ({}) takes {} input channels and has {} classes; the data set {} has {} channels and {} classes",
-           config.name, config.in_channels, config.classes, d.name, d.images.size(1), d.classes);
+           config.name, config.in_channels, config.classes, data_name, channels, classes);
+}
+
+void check_data_fits(const models::ModelConfig& config, const data::Dataset& d) {
+  check_data_fits(config, d.name, d.images.size(1), d.classes);
 }
 
 }  // namespace oa::experiments

@@ -5,7 +5,6 @@
 #include <numeric>
 #include <random>
 
-#include "framework/ops/ops.h"
 
 namespace oa::data {
 
@@ -41,20 +40,6 @@ std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, s
   std::mt19937_64 engine(seq);
   std::shuffle(order.begin(), order.end(), engine);
   return order;
-}
-
-Tensor normalize(const Tensor& images, const std::vector<float>& mean, const std::vector<float>& std) {
-  check_rank(images, 4, "normalize", "images");
-  const std::int64_t channels = images.size(1);
-  OA_CHECK(static_cast<std::int64_t>(mean.size()) == channels && static_cast<std::int64_t>(std.size()) == channels,
-           "normalize: {} has {} channels but mean has {} and std {} entries", describe(images), channels, mean.size(),
-           std.size());
-  for (float s : std) OA_CHECK(s > 0.0f, "normalize: std must be positive, got {}", std);
-  // [1, C, 1, 1] so that they broadcast over the batch and the pixels.
-  auto per_channel = [&](const std::vector<float>& v) {
-    return Tensor::from_vector(v, {1, channels, 1, 1}).to(images.dtype()).to(images.device());
-  };
-  return (images - per_channel(mean)) / per_channel(std);
 }
 
 }  // namespace oa::data

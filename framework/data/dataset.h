@@ -28,9 +28,4 @@ Dataset head(const Dataset& d, std::int64_t n);
 // 0..n-1 in an order that depends only on (seed, epoch): reproducible shuffling.
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
 
-// (images - mean[c]) / std[c] per channel of [N, C, H, W], built from differentiable ops, so a
-// model can apply it inside its forward pass and attacks still work in the [0, 1] box.
-// Returns a new tensor on the images' device and dtype; mean and std need C entries each.
-Tensor normalize(const Tensor& images, const std::vector<float>& mean, const std::vector<float>& std);
-
 }  // namespace oa::data

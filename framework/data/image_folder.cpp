@@ -1,12 +1,15 @@
 #include "framework/data/image_folder.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <span>
+#include <string_view>
 
 // stb_image's implementation is compiled here and only here. STB_IMAGE_STATIC keeps its
 // functions private to this file (no clash with another copy of stb in a program), and
@@ -15,6 +18,8 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNM
 #include <stb/stb_image.h>
 
 namespace oa::data {
@@ -23,26 +28,31 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_image_file(const fs::path& path) {
+// torchvision's ImageFolder extensions (IMG_EXTENSIONS), in any case. stb_image decodes the
+// first five; .tif, .tiff and .webp files are still listed, so that class and sample indices
+// stay ImageFolder's, and reading one is refused with an error naming it.
+constexpr std::array<std::string_view, 9> kImageExtensions{".jpg", ".jpeg", ".png", ".ppm", ".bmp",
+                                                           ".pgm", ".tif", ".tiff", ".webp"};
+constexpr std::array<std::string_view, 3> kUndecodableExtensions{".tif", ".tiff", ".webp"};
+
+std::string lower_extension(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+  return ext;
 }
 
-// The entries of `dir` for which keep(entry) holds, sorted by name.
-template <class Keep>
-std::vector<fs::path> sorted_entries(const fs::path& dir, Keep&& keep) {
+bool has_extension(const fs::path& path, std::span<const std::string_view> extensions) {
+  return std::find(extensions.begin(), extensions.end(), lower_extension(path)) != extensions.end();
+}
+
+// The class directories of root, sorted by name (ImageFolder's find_classes).
+std::vector<fs::path> class_directories(const fs::path& root) {
   std::vector<fs::path> found;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (keep(entry)) found.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory()) found.push_back(entry.path());
   std::sort(found.begin(), found.end());
   return found;
 }
-
-// The largest image we decode or resize to, in pixels: 32 Mpx (8192 x 4096), about three times
-// ImageNet's largest. A header may claim up to 2^24 x 2^24 pixels, and stb_image allocates
-// what the header claims before it reads the pixels.
-constexpr std::int64_t kMaxPixels = std::int64_t{1} << 25;
 
 // The largest image file we read: 256 MiB (ImageNet's largest JPEG is about 15 MB).
 constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{256} << 20;
@@ -124,8 +134,24 @@ std::vector<unsigned char> read_image_file(const std::string& path) {
   throw Error(fmt::format("{}: cannot decode image: {}", path, reason ? reason : "unknown error"));
 }
 
+// The image files anywhere under a class directory, in ImageFolder's order: it walks the tree
+// (following links) and sorts the walk by directory path, then each directory's files by name.
+std::vector<fs::path> class_images(const fs::path& dir) {
+  std::vector<std::pair<std::string, std::string>> found;  // (directory, file name)
+  for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink))
+    if (entry.is_regular_file() && has_extension(entry.path(), kImageExtensions))
+      found.emplace_back(entry.path().parent_path().string(), entry.path().filename().string());
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> images;
+  for (const auto& [directory, name] : found) images.push_back(fs::path(directory) / name);
+  return images;
+}
+
 // The pixels of an image file as float32 [channels, H, W] in [0, 1].
 Tensor decode(const std::string& path, int channels) {
+  OA_CHECK(!has_extension(path, kUndecodableExtensions),
+           "{}: cannot decode image: stb_image reads JPEG, PNG, BMP and PPM/PGM, not {} (convert the file to PNG)",
+           path, lower_extension(path));
   const std::vector<unsigned char> bytes = read_image_file(path);
   check_jpeg_huffman_tables(bytes, path);
   check_png_chunks(bytes, path);
@@ -133,8 +159,9 @@ Tensor decode(const std::string& path, int channels) {
   int width = 0, height = 0, channels_in_file = 0;
   // The header first, so that an absurd size is refused before anything is allocated.
   if (!stbi_info_from_memory(bytes.data(), length, &width, &height, &channels_in_file)) throw_decode_error(path);
-  OA_CHECK(std::int64_t{width} * height <= kMaxPixels, "{}: the image is {}x{} pixels, more than the {} this loader reads",
-           path, width, height, kMaxPixels);
+  OA_CHECK(std::int64_t{width} * height <= kMaxImagePixels,
+           "{}: the image is {}x{} pixels, more than the {} pixels an image may have", path, width, height,
+           kMaxImagePixels);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(bytes.data(), length, &width, &height, &channels_in_file, channels), stbi_image_free);
   if (!pixels) throw_decode_error(path);
@@ -197,12 +224,12 @@ Shape with_size(const Tensor& images, std::int64_t h, std::int64_t w) {
   return shape;
 }
 
-void check_options(const ImageFolderOptions& options) {
-  OA_CHECK(options.crop >= 1 && options.crop <= options.resize,
-           "image folder options: need 1 <= crop <= resize, got crop {} and resize {}", options.crop, options.resize);
-}
-
 }  // namespace
+
+void ImageFolderOptions::check() const {
+  OA_CHECK(crop >= 1 && crop <= resize, "image folder options: need 1 <= crop <= resize, got crop {} and resize {}",
+           crop, resize);
+}
 
 Tensor resize_bilinear(const Tensor& images, std::int64_t out_h, std::int64_t out_w) {
   const auto [h, w] = image_size(images, "resize_bilinear");
@@ -242,7 +269,9 @@ Tensor center_crop(const Tensor& images, std::int64_t crop_h, std::int64_t crop_
   OA_CHECK(crop_h > 0 && crop_w > 0 && crop_h <= h && crop_w <= w, "center_crop: cannot crop {}x{} out of {}", crop_h,
            crop_w, describe(images));
   const std::int64_t planes = images.numel() / (h * w);
-  const std::int64_t top = (h - crop_h) / 2, left = (w - crop_w) / 2;
+  // torchvision: int(round((H - h) / 2.0)); Python rounds halves to even, as nearbyint does.
+  const auto top = static_cast<std::int64_t>(std::nearbyint(static_cast<double>(h - crop_h) / 2.0));
+  const auto left = static_cast<std::int64_t>(std::nearbyint(static_cast<double>(w - crop_w) / 2.0));
   Tensor out = Tensor::empty(with_size(images, crop_h, crop_w));
   for (std::int64_t p = 0; p < planes; ++p)
     for (std::int64_t y = 0; y < crop_h; ++y) {
@@ -253,47 +282,47 @@ Tensor center_crop(const Tensor& images, std::int64_t crop_h, std::int64_t crop_
 }
 
 Tensor load_image(const std::string& path, const ImageFolderOptions& options) {
-  check_options(options);
+  options.check();
   const Tensor image = decode(path, options.grayscale ? 1 : 3);
   // Shorter side -> resize; the longer side keeps the aspect ratio, rounded down like torchvision.
   const std::int64_t h = image.size(1), w = image.size(2), shorter = std::min(h, w);
   // A very long, thin image would grow beyond any memory (1 x 10^6 pixels resized to 256 x 2.56e8).
   const double scale = static_cast<double>(options.resize) / static_cast<double>(shorter);
-  OA_CHECK(static_cast<double>(h) * scale * static_cast<double>(w) * scale <= static_cast<double>(kMaxPixels),
+  OA_CHECK(static_cast<double>(h) * scale * static_cast<double>(w) * scale <= static_cast<double>(kMaxImagePixels),
            "{}: the image is {}x{} pixels; resized so that its shorter side is {} it would have more than {} pixels",
-           path, w, h, options.resize, kMaxPixels);
+           path, w, h, options.resize, kMaxImagePixels);
   const std::int64_t out_h = h == shorter ? options.resize : h * options.resize / shorter;
   const std::int64_t out_w = w == shorter ? options.resize : w * options.resize / shorter;
   return center_crop(resize_bilinear(image, out_h, out_w), options.crop, options.crop);
 }
 
-Dataset load_image_folder(const std::string& root, const ImageFolderOptions& options) {
-  check_options(options);
+ImageFolderIndex index_image_folder(const std::string& root, std::int64_t limit) {
   OA_CHECK(fs::is_directory(root), "image folder {}: not a directory", root);
-  const auto class_dirs = sorted_entries(root, [](const fs::directory_entry& e) { return e.is_directory(); });
+  const auto class_dirs = class_directories(root);
   OA_CHECK(!class_dirs.empty(), "image folder {}: no class directories (expected root/<class>/<image>)", root);
-
-  Dataset d;
-  d.name = root;
-  d.classes = static_cast<std::int64_t>(class_dirs.size());
-  std::vector<std::string> files;
-  std::vector<std::int64_t> labels;
+  ImageFolderIndex index;
   for (std::size_t c = 0; c < class_dirs.size(); ++c) {
-    const auto images = sorted_entries(
-        class_dirs[c], [](const fs::directory_entry& e) { return e.is_regular_file() && is_image_file(e.path()); });
-    OA_CHECK(!images.empty(), "image folder {}: class directory {} holds no .jpg/.jpeg/.png files", root,
-             class_dirs[c].string());
-    d.class_names.push_back(class_dirs[c].filename().string());
+    const auto images = class_images(class_dirs[c]);
+    OA_CHECK(!images.empty(), "image folder {}: class directory {} holds no image files ({})", root,
+             class_dirs[c].string(), fmt::join(kImageExtensions, ", "));
+    index.class_names.push_back(class_dirs[c].filename().string());
     for (const auto& image : images) {
-      files.push_back(image.string());
-      labels.push_back(static_cast<std::int64_t>(c));
+      index.files.push_back(image.string());
+      index.labels.push_back(static_cast<std::int64_t>(c));
     }
   }
+  if (limit > 0 && limit < static_cast<std::int64_t>(index.files.size())) {
+    index.files.resize(static_cast<std::size_t>(limit));
+    index.labels.resize(static_cast<std::size_t>(limit));
+  }
+  return index;
+}
 
+Tensor load_images(const std::vector<std::string>& files, const ImageFolderOptions& options) {
+  options.check();
   const auto n = static_cast<std::int64_t>(files.size());
   const std::int64_t channels = options.grayscale ? 1 : 3;
-  d.images = Tensor::empty({n, channels, options.crop, options.crop});
-  d.labels = Tensor::from_vector(labels, {n});
+  Tensor images = Tensor::empty({n, channels, options.crop, options.crop});
   // Decode in parallel. An exception must not leave an OpenMP loop, so each file keeps its
   // own, and the first one (in file order) is rethrown afterwards.
   std::vector<std::exception_ptr> errors(files.size());
@@ -302,14 +331,22 @@ Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt
   for (std::int64_t i = 0; i < n; ++i) {
     try {
       const Tensor image = load_image(files[static_cast<std::size_t>(i)], options);
-      std::copy_n(image.data<float>(), image_floats, d.images.data<float>() + i * image_floats);
+      std::copy_n(image.data<float>(), image_floats, images.data<float>() + i * image_floats);
     } catch (...) {
       errors[static_cast<std::size_t>(i)] = std::current_exception();
     }
   }
   for (const auto& error : errors)
     if (error) std::rethrow_exception(error);
-  return d;
+  return images;
+}
+
+Dataset load_image_folder(const std::string& root, const ImageFolderOptions& options, std::int64_t limit) {
+  options.check();
+  ImageFolderIndex index = index_image_folder(root, limit);
+  const auto n = static_cast<std::int64_t>(index.files.size());
+  return {root, load_images(index.files, options), Tensor::from_vector(index.labels, {n}),
+          static_cast<std::int64_t>(index.class_names.size()), std::move(index.class_names)};
 }
 
 }  // namespace oa::data

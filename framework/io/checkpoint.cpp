@@ -4,8 +4,6 @@
 #include <map>
 #include <vector>
 
-#include "framework/io/safetensors.h"
-
 namespace oa::io {
 
 namespace {
@@ -36,7 +34,7 @@ nlohmann::json metadata_json(const std::map<std::string, std::string>& fields, c
   }
   OA_CHECK(out.contains("format") && out["format"] == kCheckpointFormat,
            "{}: {}: not a checkpoint: the metadata \"format\" is {}, not \"{}\" (torchvision weights are converted by "
-           "tools/torchvision_to_safetensors.py)",
+           "tools/torchvision_to_safetensors.py, or loaded as they are with the run_* flag --arch)",
            caller, path, out.contains("format") ? out["format"].dump() : "missing", kCheckpointFormat);
   return out;
 }
@@ -61,22 +59,30 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const nlo
 nlohmann::json load_checkpoint(const std::string& path, nn::Module& model, bool strict) {
   const SafetensorsFile file = read_safetensors(path);
   nlohmann::json metadata = metadata_json(file.metadata, path, "load_checkpoint");
+  load_tensors(file, path, model, strict);
+  return metadata;
+}
 
+void load_tensors(const SafetensorsFile& file, const std::string& path, nn::Module& model, bool strict) {
   // Match the model's tensors with the file's; nothing is copied until all of them fit.
   std::map<std::string, Tensor> unexpected(file.tensors.begin(), file.tensors.end());
   std::vector<std::string> missing;
   std::vector<std::pair<Tensor, Tensor>> copies;  // (into the model, from the file)
+  std::vector<Tensor> counters_to_zero;           // missing num_batches_tracked
   for (const auto& [name, target] : state_of(model)) {
     const auto found = unexpected.find(name);
     if (found == unexpected.end()) {
-      missing.push_back(name);
+      if (name.ends_with("num_batches_tracked"))
+        counters_to_zero.push_back(target);
+      else
+        missing.push_back(name);
       continue;
     }
     const Tensor& source = found->second;
-    OA_CHECK(source.shape() == target.shape(), "load_checkpoint: {}: '{}' has shape {} in the file but {} in the model",
+    OA_CHECK(source.shape() == target.shape(), "loading {}: '{}' has shape {} in the file but {} in the model",
              path, name, shape_str(source.shape()), shape_str(target.shape()));
     OA_CHECK((source.dtype() == DType::Int64) == (target.dtype() == DType::Int64),
-             "load_checkpoint: {}: '{}' is {} in the file but {} in the model", path, name, dtype_name(source.dtype()),
+             "loading {}: '{}' is {} in the file but {} in the model", path, name, dtype_name(source.dtype()),
              dtype_name(target.dtype()));
     copies.emplace_back(target, source);
     unexpected.erase(found);
@@ -88,12 +94,12 @@ nlohmann::json load_checkpoint(const std::string& path, nn::Module& model, bool 
     if (!missing.empty()) problems.push_back(fmt::format("{} model keys missing from the file: {}", missing.size(), name_list(missing)));
     if (!unexpected.empty())
       problems.push_back(fmt::format("{} unexpected keys in the file: {}", unexpected.size(), name_list(unexpected_names)));
-    throw Error(fmt::format("load_checkpoint: {}: the checkpoint does not match the model: {}", path,
+    throw Error(fmt::format("loading {}: the file does not match the model: {}", path,
                             fmt::join(problems, "; ")));
   }
 
   for (auto& [target, source] : copies) target.copy_(source);
-  return metadata;
+  for (auto& counter : counters_to_zero) counter.fill_(0);
 }
 
 nlohmann::json read_checkpoint_metadata(const std::string& path) {

@@ -80,6 +80,14 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel_, stride_, padding_); }
 Tensor GlobalAvgPool2d::forward(const Tensor& x) { return global_avg_pool2d(x); }
+Normalize::Normalize(std::vector<double> mean_, std::vector<double> std_) : mean(std::move(mean_)), std(std::move(std_)) {
+  OA_CHECK(!mean.empty() && mean.size() == std.size(), "Normalize: mean has {} and std {} entries; need one per channel",
+           mean.size(), std.size());
+  for (double s : std) OA_CHECK(s > 0.0 && std::isfinite(s), "Normalize: std must be positive and finite, got {}", std);
+  for (double m : mean) OA_CHECK(std::isfinite(m), "Normalize: mean must be finite, got {}", mean);
+}
+
+Tensor Normalize::forward(const Tensor& x) { return normalize(x, mean, std); }
 Tensor Flatten::forward(const Tensor& x) { return x.flatten(1); }
 
 }  // namespace oa::nn

@@ -90,6 +90,24 @@ class GlobalAvgPool2d : public Module {
   std::string type_name() const override { return "GlobalAvgPool2d"; }
 };
 
+// Per-channel input standardisation, (x - mean[c]) / std[c] (ops normalize), as the first
+// layer of a model: the model then takes pixels in [0, 1], so attacks keep working in the
+// pixel box while the weights see the statistics they were trained on. Constants, not
+// parameters or buffers: the checkpoint keeps them in its metadata (experiments/common/model_io.h),
+// so the tensor names stay torchvision's.
+class Normalize : public Module {
+ public:
+  Normalize(std::vector<double> mean, std::vector<double> std);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Normalize"; }
+  const std::vector<double> mean, std;
+};
+
+// The per-channel mean and standard deviation of ImageNet's RGB pixels that torchvision's
+// pretrained models expect (torchvision.transforms.Normalize in their evaluation transform).
+inline const std::vector<double> kImageNetMean{0.485, 0.456, 0.406};
+inline const std::vector<double> kImageNetStd{0.229, 0.224, 0.225};
+
 // [N, ...] -> [N, rest]
 class Flatten : public Module {
  public:

@@ -86,6 +86,10 @@ Tensor sparse_conv2d(const Tensor& x, const std::shared_ptr<const SparseConvWeig
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
+// (x - mean[c]) / std[c] per channel of x [N, C, H, W] (normalize.cpp); mean and std are
+// constants with C entries each, std positive. The gradient to x is dL/dy / std[c].
+Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std);
+
 // ---- pooling (pool2d.cpp) ---------------------------------------------------------------
 Tensor max_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding = 0);
 Tensor avg_pool2d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding = 0);

@@ -1,5 +1,5 @@
 // Image folders: class and file order, decoding, the resize + centre-crop pipeline against
-// hand-computed pixels, the errors (each naming the file), and normalize.
+// hand-computed pixels, the errors (each naming the file).
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -127,12 +127,15 @@ TEST_CASE("resize_bilinear: bilinear when enlarging, a wider triangle when shrin
   CHECK_THROWS_WITH(oa::data::resize_bilinear(batch, 0, 3), doctest::Contains("cannot resize"));
 }
 
-TEST_CASE("center_crop: the middle window, extra margin below and right") {
+TEST_CASE("center_crop: the middle window, odd margins split as torchvision rounds them") {
   std::vector<float> values(25);
   for (int i = 0; i < 25; ++i) values[i] = static_cast<float>(i);
   const Tensor crop = oa::data::center_crop(Tensor::from_vector(values, {1, 5, 5}), 2, 3);
-  // top = (5 - 2) / 2 = 1, left = (5 - 3) / 2 = 1
-  CHECK(crop.to_vector<float>() == std::vector<float>{6, 7, 8, 11, 12, 13});
+  // As torchvision: top = round(1.5) = 2 (halves to even), left = round(1.0) = 1.
+  CHECK(crop.to_vector<float>() == std::vector<float>{11, 12, 13, 16, 17, 18});
+  // round(2.5) = 2: the extra row of an odd margin goes below this time.
+  const Tensor rows = oa::data::center_crop(Tensor::from_vector(std::vector<float>{0, 1, 2, 3, 4, 5, 6}, {7, 1}), 2, 1);
+  CHECK(rows.to_vector<float>() == std::vector<float>{2, 3});
   CHECK_THROWS_WITH(oa::data::center_crop(Tensor::zeros({1, 5, 5}), 6, 1), doctest::Contains("cannot crop"));
 }
 
@@ -155,7 +158,7 @@ TEST_CASE("image folder: errors name the file or directory") {
     std::filesystem::create_directories(dir.path / "b");
     write_file(dir.file("b/readme.txt"), "no images here");
     CHECK_THROWS_WITH(oa::data::load_image_folder(dir.path.string()),
-                      doctest::Contains(((dir.path / "b").string() + " holds no .jpg/.jpeg/.png files").c_str()));
+                      doctest::Contains(((dir.path / "b").string() + " holds no image files (.jpg, .jpeg, .png").c_str()));
   }
   SUBCASE("no classes") {
     write_file(dir.file("x.png"), "images must be inside class directories");
@@ -170,14 +173,74 @@ TEST_CASE("image folder: errors name the file or directory") {
   }
 }
 
-TEST_CASE("normalize: per-channel (x - mean) / std, differentiable") {
-  Tensor x = Tensor::from_vector(std::vector<float>{0.0f, 1.0f, 0.5f, 0.25f}, {1, 2, 1, 2});
-  x.set_requires_grad();
-  const Tensor y = oa::data::normalize(x, {0.5f, 0.25f}, {0.5f, 0.25f});
-  CHECK(y.to_vector<float>() == std::vector<float>{-1.0f, 1.0f, 1.0f, 0.0f});
-  // Attacks take gradients through the normalisation back to the [0, 1] pixels.
-  oa::sum(y).backward();
-  CHECK(x.grad().to_vector<float>() == std::vector<float>{2.0f, 2.0f, 4.0f, 4.0f});
-  CHECK_THROWS_WITH(oa::data::normalize(x, {0.5f}, {0.5f}), doctest::Contains("2 channels"));
-  CHECK_THROWS_WITH(oa::data::normalize(x, {0.5f, 0.5f}, {0.5f, 0.0f}), doctest::Contains("positive"));
+TEST_CASE("image folder: ImageFolder's extensions, nested folders and order") {
+  TempDir dir;
+  write_image(dir.file("cls/z.png"), 4, 4, 3, constant(10));
+  write_image(dir.file("cls/sub/a.png"), 4, 4, 3, constant(20));  // after cls/z.png: the walk sorts by folder
+  write_image(dir.file("cls/b.JPEG"), 4, 4, 3, constant(30));
+  stbi_write_bmp(dir.file("cls/c.bmp").c_str(), 4, 4, 3, std::vector<unsigned char>(48, 40).data());
+  write_file(dir.file("cls/d.gif"), "GIF is not an ImageFolder extension");
+  const auto index = oa::data::index_image_folder(dir.path.string());
+  std::vector<std::string> names;
+  for (const auto& f : index.files) names.push_back(std::filesystem::relative(f, dir.path).string());
+  CHECK(names == std::vector<std::string>{"cls/b.JPEG", "cls/c.bmp", "cls/z.png", "cls/sub/a.png"});
+  // --limit: only the first files are listed, so only they are read.
+  CHECK(oa::data::index_image_folder(dir.path.string(), 2).files.size() == 2);
+  const auto d = oa::data::load_image_folder(dir.path.string(), {.resize = 4, .crop = 4}, 3);
+  CHECK(d.size() == 3);
+  CHECK(d.images.at({1, 0, 0, 0}) == doctest::Approx(40 / 255.0));  // the BMP
+  // .tif/.tiff/.webp are ImageFolder images (they keep its indices) that stb_image cannot read.
+  write_file(dir.file("cls/e.webp"), "RIFF");
+  CHECK_THROWS_WITH(oa::data::load_image_folder(dir.path.string(), {.resize = 4, .crop = 4}),
+                    doctest::Contains((dir.file("cls/e.webp") + ": cannot decode image: stb_image reads JPEG, PNG, BMP "
+                                                                "and PPM/PGM, not .webp")
+                                          .c_str()));
+}
+
+TEST_CASE("image folder: hostile images give an error naming the file, or a documented conversion") {
+  TempDir dir;
+  const ImageFolderOptions options{.resize = 4, .crop = 4};
+  SUBCASE("zero-size file") {
+    write_file(dir.file("empty.png"), "");
+    CHECK_THROWS_WITH(oa::data::load_image(dir.file("empty.png"), options),
+                      doctest::Contains((dir.file("empty.png") + ": cannot decode image").c_str()));
+  }
+  SUBCASE("truncated PNG and JPEG") {
+    // A PNG cut short is refused by our chunk check (its data chunk runs past the end), before
+    // stb_image sees it; a JPEG cut short by stb_image.
+    for (const auto& [ext, reason] : {std::pair<std::string, std::string>{".png", "corrupt PNG: chunk 'IDAT'"},
+                                      {".jpg", "cannot decode image"}}) {
+      write_image(dir.file("full" + ext), 32, 32, 3, [](int c, int y, int x) { return (c * 71 + y * 13 + x * 7) % 256; });
+      const std::string bytes = oa::test::read_file(dir.file("full" + ext));
+      write_file(dir.file("cut" + ext), bytes.substr(0, bytes.size() / 2));
+      CHECK_THROWS_WITH(oa::data::load_image(dir.file("cut" + ext), options),
+                        doctest::Contains((dir.file("cut" + ext) + ": " + reason).c_str()));
+    }
+  }
+  SUBCASE("a header claiming huge dimensions is refused before decoding") {
+    write_image(dir.file("small.png"), 1, 1, 3, constant(0));
+    std::string bytes = oa::test::read_file(dir.file("small.png"));
+    // IHDR's width and height: big-endian 32-bit at offsets 16 and 20 -> 10000 x 10000, 100 Mpixel:
+    // within what stb_image accepts, above kMaxImagePixels (decoding would need 1.2 GB as float).
+    for (int offset : {16, 20}) {
+      const std::uint32_t huge = 10000;
+      for (int k = 0; k < 4; ++k) bytes[offset + k] = static_cast<char>((huge >> (24 - 8 * k)) & 0xff);
+    }
+    write_file(dir.file("huge.png"), bytes);
+    CHECK_THROWS_WITH(oa::data::load_image(dir.file("huge.png"), options),
+                      doctest::Contains((dir.file("huge.png") + ": the image is 10000x10000 pixels").c_str()));
+  }
+  SUBCASE("PNG with alpha: the alpha channel is dropped, not composited") {
+    write_image(dir.file("rgba.png"), 4, 4, 4, [](int c, int, int) { return c == 3 ? 0 : 50 * (c + 1); });
+    const Tensor img = oa::data::load_image(dir.file("rgba.png"), options);
+    REQUIRE(img.shape() == Shape{3, 4, 4});
+    for (int c = 0; c < 3; ++c) CHECK(img.at({c, 2, 1}) == static_cast<float>(50 * (c + 1)) / 255.0f);
+  }
+  SUBCASE("grey-scale JPEG: the grey value in R, G and B") {
+    write_image(dir.file("grey.jpg"), 8, 8, 1, constant(90));
+    const Tensor img = oa::data::load_image(dir.file("grey.jpg"), options);
+    REQUIRE(img.shape() == Shape{3, 4, 4});
+    CHECK(img.at({0, 1, 1}) == img.at({2, 1, 1}));
+    CHECK(img.at({1, 1, 1}) == doctest::Approx(90 / 255.0).epsilon(0.02));
+  }
 }

@@ -1,4 +1,4 @@
-// Gradient checks of batch_norm2d (training and eval mode) and the pooling ops.
+// Gradient checks of batch_norm2d (training and eval mode), normalize and the pooling ops.
 #include "tests/gradcheck/gradcheck.h"
 
 namespace {
@@ -40,6 +40,13 @@ TEST_CASE("gradcheck: batch_norm2d") {
     in[2].set_requires_grad(false);
     gradcheck::check(mode + ", gamma and beta frozen", batch_norm(training, running_mean, running_var, true), in);
   }
+}
+
+TEST_CASE("gradcheck: normalize") {
+  std::mt19937 rng(43);
+  gradcheck::check("normalize",
+                   [](const std::vector<Tensor>& in) { return oa::normalize(in[0], {0.485, -0.2}, {0.229, 1.7}); },
+                   requiring_grad({gradcheck::uniform(kImage, 0.0, 1.0, rng)}));
 }
 
 TEST_CASE("gradcheck: max_pool2d") {

@@ -142,8 +142,8 @@ TEST_CASE("checkpoint: mismatched models are refused, and the model is left unch
   const std::string conv_path = temp_file("conv.safetensors");
   save_checkpoint(conv_path, conv, {});
   check_error([&] { load_checkpoint(conv_path, *other); },
-              {conv_path, "7 model keys missing from the file: '1.weight', '1.bias', '4.weight', '4.bias', "
-                          "'1.running_mean', '1.running_var', '1.num_batches_tracked'"});
+              {conv_path, "6 model keys missing from the file: '1.weight', '1.bias', '4.weight', '4.bias', "
+                          "'1.running_mean', '1.running_var'"});
   load_checkpoint(conv_path, *other, /*strict=*/false);
   CHECK(state(*other)[0] == state(conv)[0]);
   CHECK(state(*other)[4] == before[4]);  // "4.weight"
@@ -155,8 +155,30 @@ TEST_CASE("checkpoint: error lists stop after 10 names") {
   const std::string path = temp_file("empty.safetensors");
   save_checkpoint(path, nn::Sequential(), {});
   check_error([&] { load_checkpoint(path, norms); },
-              {"15 model keys missing from the file: '0.weight', '0.bias', '1.weight', '1.bias', '2.weight', "
-               "'2.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked', '1.running_mean' and 5 more"});
+              {"12 model keys missing from the file: '0.weight', '0.bias', '1.weight', '1.bias', '2.weight', "
+               "'2.bias', '0.running_mean', '0.running_var', '1.running_mean', '1.running_var' and 2 more"});
+}
+
+TEST_CASE("checkpoint: a missing num_batches_tracked is accepted (as PyTorch does) and set to 0") {
+  const auto model = small_model(1);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& named : {model->named_parameters(), model->named_buffers()})
+    for (const auto& [name, t] : named)
+      if (!name.ends_with("num_batches_tracked")) tensors.emplace_back(name, t);
+  const std::string path = temp_file("no_counter.safetensors");
+  oa::io::write_safetensors(path, tensors, {{"format", oa::io::kCheckpointFormat}});
+
+  const auto loaded = small_model(2);
+  nn::BatchNorm2d& norm = dynamic_cast<nn::BatchNorm2d&>(loaded->child("1"));
+  norm.num_batches_tracked.fill_(5);
+  load_checkpoint(path, *loaded);
+  CHECK(norm.num_batches_tracked.item() == 0);
+  CHECK(values(norm.running_mean) == values(dynamic_cast<nn::BatchNorm2d&>(model->child("1")).running_mean));
+  CHECK(state(*loaded)[0] == state(*model)[0]);
+  // Any other missing tensor is still an error.
+  tensors.pop_back();
+  oa::io::write_safetensors(path, tensors, {{"format", oa::io::kCheckpointFormat}});
+  check_error([&] { load_checkpoint(path, *loaded); }, {path, "1 model keys missing from the file: '1.running_var'"});
 }
 
 TEST_CASE("checkpoint: wrong dtypes, foreign files and bad metadata are refused") {

@@ -5,6 +5,13 @@
 //    input gradient only to 2e-2, because a deep ResNet's input gradient jumps where a
 //    ReLU or max-pool input sits within rounding of its kink (PyTorch's own float32 and
 //    float64 input gradients of ResNet-50/101 differ by 0.4-1% for that reason).
+//  - input normalisation and the image-folder pipeline: a ResNet-50 converted by
+//    tools/torchvision_to_safetensors.py, on torchvision's pixels of a folder of JPEGs/PNGs,
+//    gives torchvision's logits of normalize(pixels) to 1e-4 (the normalisation lives in the
+//    model). The same weights as a bare torchvision safetensors file (no metadata, no
+//    num_batches_tracked) load with --arch resnet50 and give the same logits. Our image
+//    folder reader gives ImageFolder's order and labels, torchvision's evaluation transform's
+//    pixels within 1/255 (PNG) and 4/255 (JPEG), and the logits within 5e-3 (reasons in the test).
 //  - one training step of ResNet-20: loss, logits and every parameter and buffer after SGD,
 //    in float64 to 1e-6 (float32: loss and logits to 1e-4).
 // Metric: max |ours - torch| / max |torch| per tensor.
@@ -17,6 +24,9 @@
 #include <filesystem>
 #include <map>
 
+#include "experiments/common/model_io.h"
+#include "framework/autograd/node.h"
+#include "framework/data/image_folder.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/npy.h"
 #include "framework/io/safetensors.h"
@@ -83,6 +93,78 @@ TEST_CASE("torchvision ResNet-18 eval: logits and input gradient") { check_torch
 TEST_CASE("torchvision ResNet-50 eval: logits and input gradient") { check_torchvision("resnet50"); }
 TEST_CASE("torchvision ResNet-101 eval: logits and input gradient") { check_torchvision("resnet101"); }
 TEST_CASE("torchvision ResNet-152 eval: logits and input gradient") { check_torchvision("resnet152"); }
+
+// The model of `path` (see make_resnet_references.py) in eval mode, and its logits on x.
+Tensor logits_of(const oa::experiments::LoadedModel& loaded, const Tensor& x) {
+  loaded.model->eval();
+  oa::NoGradGuard no_grad;
+  return (*loaded.model)(x);
+}
+
+TEST_CASE("converted torchvision ResNet-50 normalises its [0, 1] input itself: torchvision's logits") {
+  const auto loaded = oa::experiments::load_model((refs_dir() / "resnet50_normalized.safetensors").string());
+  CHECK(loaded.config.input_mean == oa::nn::kImageNetMean);
+  CHECK(loaded.config.input_std == oa::nn::kImageNetStd);
+  CHECK(loaded.model->child("normalize").type_name() == "Normalize");
+  // Same pixels as torchvision (its own transform's output): only the model is under test.
+  expect_close("resnet50 with Normalize, float32 logits", logits_of(loaded, reference("folder_x")),
+               reference("folder_logits"), 1e-4);
+}
+
+TEST_CASE("a bare torchvision safetensors file loads with --arch, and mismatches stay clear errors") {
+  const std::string bare = (refs_dir() / "resnet50_bare.safetensors").string();
+  // No metadata and no num_batches_tracked: --arch names the model, ImageNet's mean/std are implied.
+  const auto loaded = oa::experiments::load_model(bare, "resnet50");
+  CHECK(loaded.config.classes == 1000);
+  CHECK(loaded.config.input_mean == oa::nn::kImageNetMean);
+  expect_close("bare resnet50 --arch, float32 logits", logits_of(loaded, reference("folder_x")),
+               reference("folder_logits"), 1e-4);
+  CHECK_THROWS_WITH(oa::experiments::load_model(bare), doctest::Contains("loaded as they are with the run_* flag --arch"));
+  CHECK_THROWS_WITH(oa::experiments::load_model(bare, "resnet101"),
+                    doctest::Contains("model keys missing from the file: 'layer3.6.conv1.weight'"));
+  CHECK_THROWS_WITH(oa::experiments::load_model(bare, "resnet18"),
+                    doctest::Contains("'layer1.0.conv1.weight' has shape [64, 64, 1, 1] in the file but [64, 64, 3, 3]"));
+  CHECK_THROWS_WITH(oa::experiments::load_model(bare, "resnet20"), doctest::Contains("torchvision ResNet only"));
+  const std::string converted = (refs_dir() / "resnet50_normalized.safetensors").string();
+  CHECK_THROWS_WITH(oa::experiments::load_model(converted, "resnet101"), doctest::Contains("holds a resnet50"));
+}
+
+// Largest |ours - torchvision| over the pixels of image i of [N, 3, H, W].
+double max_pixel_difference(const Tensor& ours, const Tensor& theirs, std::int64_t i) {
+  const std::int64_t n = ours.numel() / ours.size(0);
+  const auto a = ours.to_vector<double>(), b = theirs.to_vector<double>();
+  double worst = 0;
+  for (std::int64_t k = i * n; k < (i + 1) * n; ++k) worst = std::max(worst, std::abs(a[k] - b[k]));
+  return worst;
+}
+
+TEST_CASE("image folder: ImageFolder's order and torchvision's evaluation transform, then torchvision's logits") {
+  const auto d = oa::data::load_image_folder((refs_dir() / "images").string(), {.resize = 256, .crop = 224});
+  CHECK(d.class_names == std::vector<std::string>{"n01_ant", "n02_zebra", "n03_grey"});
+  CHECK(d.labels.to_vector<std::int64_t>() == reference("folder_labels").to_vector<std::int64_t>());
+  const Tensor theirs = reference("folder_x");
+  REQUIRE(d.images.shape() == theirs.shape());
+  // PNGs decode to the same bytes; the difference is PIL's resize, which rounds to 8 bits after
+  // each of its two passes (ours stays in float): 0.5/255 from each, 1/255 together (measured:
+  // 1.00/255), plus float rounding. Image 0 also pins the crop offset: a column off would
+  // differ by the noise in the image, tens of levels.
+  for (std::int64_t png : {0, 1}) {
+    const double diff = max_pixel_difference(d.images, theirs, png);
+    MESSAGE("image " << png << " (PNG): max pixel difference " << diff * 255 << "/255");
+    CHECK(diff <= 1.02 / 255);
+  }
+  // JPEGs: stb_image and libjpeg (PIL) decode differently (IDCT rounding, chroma upsampling):
+  // a level or two at edges, on top of the resize's rounding (measured: 2.24/255 and 1.56/255).
+  for (std::int64_t jpeg : {2, 3}) {
+    const double diff = max_pixel_difference(d.images, theirs, jpeg);
+    MESSAGE("image " << jpeg << " (JPEG): max pixel difference " << diff * 255 << "/255");
+    CHECK(diff <= 4.0 / 255);
+  }
+  const auto loaded = oa::experiments::load_model((refs_dir() / "resnet50_normalized.safetensors").string());
+  // Those pixel differences move the logits by 1.4e-3 of their scale (measured).
+  expect_close("resnet50 on our pixels of the folder, logits", logits_of(loaded, d.images), reference("folder_logits"),
+               5e-3);
+}
 
 // One SGD step of ResNet-20 in `dtype`; checks the logits and loss, and returns the worst
 // relative error over all parameters and buffers after the step.

@@ -10,6 +10,7 @@
 #include "framework/backend/cpu/kernels.h"
 #include "framework/backend/dispatch.h"
 #include "framework/data/dataset.h"
+#include "framework/nn/layers.h"
 #include "framework/ops/conv2d_geometry.h"
 #include "framework/ops/ops.h"
 #include "tests/unit/helpers.h"
@@ -399,4 +400,19 @@ TEST_CASE("row_adam_step: each row is one Adam with its own bias correction; a s
   check_values(tw, expected_w, 1e-12);
   check_values(tm, expected_m, 1e-12);
   check_values(tv, expected_v, 1e-12);
+}
+
+TEST_CASE("forward: normalize is (x - mean[c]) / std[c]; nn::Normalize applies it as a layer") {
+  Tensor x = Tensor::from_vector(std::vector<float>{0.0f, 1.0f, 0.5f, 0.25f}, {1, 2, 1, 2});
+  x.set_requires_grad();
+  const Tensor y = oa::normalize(x, {0.5, 0.25}, {0.5, 0.25});
+  check_values(y, {-1.0, 1.0, 1.0, 0.0});
+  // Attacks take gradients through the normalisation back to the [0, 1] pixels: dL/dx = dL/dy / std.
+  oa::sum(y).backward();
+  check_values(x.grad(), {2.0, 2.0, 4.0, 4.0});
+  CHECK(oa::nn::Normalize({0.5, 0.25}, {0.5, 0.25}).forward(x).to_vector<float>() == y.to_vector<float>());
+  CHECK_THROWS_WITH(oa::normalize(x, {0.5}, {0.5}), doctest::Contains("2 channels but mean has 1 and std 1"));
+  CHECK_THROWS_WITH(oa::normalize(x, {0.5, 0.5}, {0.5, 0.0}), doctest::Contains("std must be positive"));
+  CHECK_THROWS_WITH(oa::nn::Normalize({0.5, 0.5}, {0.5}), doctest::Contains("mean has 2 and std 1 entries"));
+  CHECK_THROWS_WITH(oa::nn::Normalize({0.5}, {-1.0}), doctest::Contains("std must be positive"));
 }
