@@ -55,6 +55,10 @@ struct TrainEpochOptions {
   // batches as an uninterrupted one.
   std::int64_t first_step = 0, last_step = -1;
   AdversarialBatches* adversarial = nullptr;  // adversarial fine-tuning, or plain training
+  // In a single process: run the steps as `simulated_ranks` data-parallel ranks would (each
+  // global batch cut into that many slices, BatchNorm statistics per slice, rank 0's running
+  // statistics kept), to reproduce an MPI run's model on one machine. 1: plain training.
+  int simulated_ranks = 1;
 };
 
 // The predicted class (argmax) of each row of [N, C] logits.
@@ -63,7 +67,7 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits);
 // The loops run on the model's device: each batch is copied there from the host.
 //
 // One epoch of `loader` (or the steps of it that options name) in training mode with a
-// progress bar; the optimiser's learning rate is set to lr_at(s) before step s. A non-finite
+// progress bar, data parallel over the ranks of dist (training.cpp says how); the optimiser's learning rate is set to lr_at(s) before step s. A non-finite
 // loss stops the run with an error naming the step, the value and the first non-finite
 // parameter; so does a parameter left non-finite at the end (a checkpoint never holds NaN).
 EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
