@@ -129,6 +129,10 @@ int run(const Args& args) {
     const auto te = experiments::evaluate(*model, test, 500, fmt::format("epoch {}/{} test ", epoch + 1, args.epochs));
     std::printf("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f img/s\n", epoch + 1,
                 args.epochs, tr.loss, 100 * tr.accuracy, te.loss, 100 * te.accuracy, tr.images_per_second());
+    if (dist::world_size() > 1)
+      std::printf("ranks: %d; gradient all-reduce and buffer broadcast %.2f ms per step (%.1f%% of the epoch)\n",
+                  dist::world_size(), 1e3 * tr.communication_seconds / std::max<std::int64_t>(1, tr.steps),
+                  100 * tr.communication_seconds / std::max(1e-9, tr.seconds));
     std::fflush(stdout);
     history.push_back({{"epoch", epoch + 1},
                        {"lr", optimizer.lr()},

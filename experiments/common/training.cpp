@@ -1,6 +1,7 @@
 #include "experiments/common/training.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -192,6 +193,7 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
   // each slice and keeps rank 0's running statistics (broadcast after every step), as PyTorch's
   // DDP does by default.
   const int slices = std::max(dist::world_size(), o.simulated_ranks);
+  double communication_seconds = 0;
   std::vector<int> my_slices;
   for (int k = 0; k < slices; ++k)
     if (dist::world_size() == 1 || k == dist::rank()) my_slices.push_back(k);
@@ -230,8 +232,11 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
           if (k == 0 && my_slices.size() > 1) rank0_buffers = buffer_values(model);
         }
         if (!rank0_buffers.empty()) restore_buffers(model, rank0_buffers);
+        const auto exchange_start = std::chrono::steady_clock::now();
         dist::all_reduce_gradients(model);
         dist::broadcast_buffers(model);
+        communication_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
         optimizer.step();
         const double mine = static_cast<double>(std::max<std::int64_t>(1, slice_labels.defined() ? slice_labels.numel() : 0));
         return StepResult{logits, Tensor::scalar(loss_sum / mine), slice_labels};
@@ -246,6 +251,7 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
   stats.samples = static_cast<std::int64_t>(sums[2]);
   stats.loss = sums[0] / std::max(1.0, sums[2]);
   stats.accuracy = sums[1] / std::max(1.0, sums[2]);
+  stats.communication_seconds = communication_seconds;
   return stats;
 }
 

@@ -17,6 +17,7 @@ struct EpochStats {
   double seconds = 0.0;
   std::int64_t samples = 0;
   std::int64_t steps = 0;  // batches run
+  double communication_seconds = 0.0;  // in the ranks' gradient all-reduce and buffer broadcast
   double images_per_second() const;
 };
 
