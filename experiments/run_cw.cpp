@@ -480,7 +480,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
   std::vector<AttackRun> runs;
   for (const auto& name : args.attacks) {
     AttackRun run{make_attack(name, args), out.empty() ? fs::path() : out / name,
-                  run_identity(args, checkpoint, name)};
+                  run_identity(args, checkpoint, name), {}, {}};
     run.resume(args.resume);
     std::printf("%s on %s (%s): %lld %s samples on %d rank(s), options %s\n", name.c_str(), checkpoint.c_str(),
                 loaded.config.name.c_str(), (long long)data.samples.size(), args.split.c_str(), dist::world_size(),

@@ -238,8 +238,12 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
         communication_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
         optimizer.step();
-        const double mine = static_cast<double>(std::max<std::int64_t>(1, slice_labels.defined() ? slice_labels.numel() : 0));
-        return StepResult{logits, Tensor::scalar(loss_sum / mine), slice_labels};
+        if (!slice_labels.defined()) {  // a batch of fewer rows than ranks left this rank none
+          logits = Tensor::empty({0, 1});
+          slice_labels = Tensor::empty({0}, DType::Int64);
+        }
+        const auto my_rows = static_cast<double>(slice_labels.numel());
+        return StepResult{logits, Tensor::scalar(my_rows > 0 ? loss_sum / my_rows : 0.0), slice_labels};
       });
   const std::string culprit = first_non_finite_parameter(model);
   OA_CHECK(culprit.empty(), "epoch {}: after its last step the parameter {} holds a non-finite value (learning rate {})",

@@ -71,7 +71,6 @@ void check_collective_input(const Tensor& t, const char* op) {
   OA_CHECK(t.defined(), "{}: the tensor is undefined", op);
   OA_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64,
            "{}: expected a float32 or float64 tensor, got {}", op, describe(t));
-  OA_CHECK(world().session || world().size == 1, "{}: no dist::Session was made", op);
 }
 
 // A view of `shape` onto the elements of the flat tensor `flat` from `offset` on.
@@ -93,17 +92,15 @@ Session::Session() {
 #ifdef OA_WITH_MPI
   int initialised = 0;
   MPI_Initialized(&initialised);
-  if (!initialised) MPI_Init(nullptr, nullptr);
+  if (!initialised) OA_MPI_CHECK(MPI_Init(nullptr, nullptr));
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &world().rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world().size);
   world().mpi = true;
 #else
-  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
-  OA_CHECK(!size || std::string(size) == "1",
-           "dist::Session: launched as one of {} MPI ranks, but this build has no MPI (install libopenmpi-dev "
-           "and rebuild): every rank would run the whole job alone",
-           size ? size : "?");
+  throw Error(
+      "dist::Session: started by an MPI launcher, but this build has no MPI (install libopenmpi-dev and "
+      "rebuild): every rank would run the whole job alone");
 #endif
 }
 
@@ -113,14 +110,6 @@ Session::~Session() {
   if (world().mpi) MPI_Finalize();
 #endif
   world() = World{};
-}
-
-bool built_with_mpi() {
-#ifdef OA_WITH_MPI
-  return true;
-#else
-  return false;
-#endif
 }
 
 int rank() { return world().rank; }

@@ -33,9 +33,6 @@ class Session {
   Session& operator=(const Session&) = delete;
 };
 
-// True when this build links MPI.
-bool built_with_mpi();
-
 // This process's rank in [0, world_size()) and the number of processes (1 without MPI).
 int rank();
 int world_size();
