@@ -407,5 +407,8 @@ int main(int argc, char** argv) {
       ->check(oa::experiments::Positive);
   oa::experiments::add_flags(app, args.config);
   args.runtime.add_to(app);
-  return oa::experiments::run_cli(app, argc, argv, "run_blackbox", [&] { return run(args); });
+  return oa::experiments::run_cli(app, argc, argv, "run_blackbox", [&] {
+    oa::experiments::check_single_rank("run_blackbox");
+    return run(args);
+  });
 }

@@ -47,6 +47,8 @@
 #include "experiments/common/record.h"
 #include "experiments/common/sample_runs.h"
 #include "experiments/common/training.h"
+#include "framework/dist/dist.h"
+#include "framework/io/atomic_file.h"
 #include "framework/prune/to_sparse.h"
 #include "framework/util/progress_bar.h"
 #include "framework/util/runtime.h"
@@ -297,25 +299,37 @@ nlohmann::json run_identity(const Args& a, const std::string& checkpoint, const 
   return identity;
 }
 
-// One attack on one model: its rows, where they go, and the seconds spent on it.
+// One attack on one model: its rows, where they go, and the seconds spent on it. In a run of
+// several ranks each rank attacks its share and keeps the rows it made in its own file; rank 0
+// gathers them at the end and writes the files a single process writes.
 struct AttackRun {
   Attack attack;
   fs::path dir;  // empty: nothing is written
   nlohmann::json identity;
   Rows rows;
-  double seconds = 0;
+  Rows made;                   // the rows this rank made in this invocation
+  double resumed_seconds = 0;  // spent by the earlier invocations
+  double seconds = 0;          // spent by this rank in this one (by all, after gather())
 
+  double total_seconds() const { return resumed_seconds + seconds; }
   nlohmann::json summary() const {
     nlohmann::json s = identity;
     s.update(outcome_json(rows));
-    s["seconds"] = seconds;
+    s["seconds"] = total_seconds();
     s["options"] = attack.options;
     return s;
   }
+  // After every batch: the run's files (one rank), or this rank's rows (several).
   void write() const {
-    if (!dir.empty()) oa::experiments::write_run_files(dir, oa::experiments::rows_csv(rows), summary());
+    if (dir.empty()) return;
+    if (oa::dist::world_size() == 1)
+      oa::experiments::write_run_files(dir, oa::experiments::rows_csv(rows), summary());
+    else
+      oa::io::write_file_atomic(oa::experiments::rank_rows_path(dir, oa::dist::rank()).string(),
+                                oa::experiments::rows_csv(made));
   }
-  // --resume: the rows and seconds of an earlier run with the same identity and options.
+  // --resume: the rows and seconds of an earlier run with the same identity and options,
+  // including the rows its ranks left in their own files if it was interrupted.
   void resume(bool allowed) {
     if (dir.empty()) return;
     nlohmann::json expected = identity;
@@ -323,8 +337,23 @@ struct AttackRun {
     const auto earlier = oa::experiments::earlier_summary(dir, expected, allowed);
     if (earlier.is_null()) return;
     rows = oa::experiments::read_rows<Row>(dir / "samples.csv");
-    seconds = earlier.value("seconds", 0.0);
+    oa::experiments::add_rank_rows(dir, rows);
+    resumed_seconds = earlier.value("seconds", 0.0);
     std::printf("resume: %zu samples already done in %s\n", rows.size(), (dir / "samples.csv").string().c_str());
+  }
+  // Rank 0 writes the run's files with every row known so far and removes the ranks' own files
+  // (their rows are in samples.csv now). Called when every rank has read those.
+  void consolidate() const {
+    if (dir.empty() || oa::dist::rank() != 0) return;
+    oa::experiments::write_run_files(dir, oa::experiments::rows_csv(rows), summary());
+    for (const auto& path : oa::experiments::rank_rows_files(dir)) fs::remove(path);
+  }
+  // The end of a run of several ranks: rank 0 gathers every rank's rows and seconds.
+  void gather() {
+    oa::experiments::gather_rows(made, rows);
+    std::vector<double> total = {seconds};
+    oa::dist::all_reduce_sum(total);
+    seconds = total[0];
   }
 };
 
@@ -407,7 +436,7 @@ nlohmann::json write_best(const std::vector<AttackRun>& runs, const fs::path& di
   double seconds = 0;
   for (const auto& run : runs) {
     names.push_back(run.attack.name);
-    seconds += run.seconds;
+    seconds += run.total_seconds();
   }
   s["attacks"] = names;
   s["seconds"] = seconds;
@@ -429,8 +458,8 @@ void print_table(const std::vector<AttackRun>& runs) {
   };
   double seconds = 0;
   for (const auto& run : runs) {
-    line(run.attack.name, run.summary(), run.seconds);
-    seconds += run.seconds;
+    line(run.attack.name, run.summary(), run.total_seconds());
+    seconds += run.total_seconds();
   }
   if (runs.size() > 1) line("best", outcome_json(best_of(runs).rows), seconds);
 }
@@ -446,16 +475,22 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
     std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse_layers, args.sparse_threshold);
   }
   const auto data = experiments::load_attack_data(loaded.metadata, args.data_dir, args.split, args.n, args.indices);
-  const auto& samples = data.samples;
+  const bool several_ranks = dist::world_size() > 1;
+  const auto samples = experiments::samples_of_my_batches(data.samples, args.batch_size);
   std::vector<AttackRun> runs;
   for (const auto& name : args.attacks) {
     AttackRun run{make_attack(name, args), out.empty() ? fs::path() : out / name,
-                  run_identity(args, checkpoint, name), {}, 0.0};
+                  run_identity(args, checkpoint, name), {}, {}};
     run.resume(args.resume);
-    std::printf("%s on %s (%s): %lld %s samples, options %s\n", name.c_str(), checkpoint.c_str(),
-                loaded.config.name.c_str(), (long long)samples.size(), args.split.c_str(),
+    std::printf("%s on %s (%s): %lld %s samples on %d rank(s), options %s\n", name.c_str(), checkpoint.c_str(),
+                loaded.config.name.c_str(), (long long)data.samples.size(), args.split.c_str(), dist::world_size(),
                 run.attack.options.dump().c_str());
     runs.push_back(std::move(run));
+  }
+  if (several_ranks) {  // every rank has read the earlier files: rank 0 rewrites them as one
+    dist::barrier();
+    for (const auto& run : runs) run.consolidate();
+    dist::barrier();
   }
   const fs::path best_dir = out.empty() ? fs::path() : out / "best";
   ProgressBar bar(fmt::format("{}", fmt::join(args.attacks, ",")), static_cast<std::int64_t>(samples.size()),
@@ -483,21 +518,29 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
         attacked.push_back(static_cast<std::int64_t>(k));
         goals.push_back(args.targeted ? clean[k].target : clean[k].label);
       }
-      if (attacked.empty()) continue;
-      const auto start = std::chrono::steady_clock::now();
-      const auto result =
-          run.attack.run(*loaded.model, data::take_rows(batch.x, attacked).to(device),
-                         Tensor::from_vector(goals, {static_cast<std::int64_t>(goals.size())}).to(device));
-      run.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      for (std::size_t k = 0; k < attacked.size(); ++k) run.rows[todo[attacked[k]]].r = result.samples[k];
+      if (!attacked.empty()) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto result =
+            run.attack.run(*loaded.model, data::take_rows(batch.x, attacked).to(device),
+                           Tensor::from_vector(goals, {static_cast<std::int64_t>(goals.size())}).to(device));
+        run.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        for (std::size_t k = 0; k < attacked.size(); ++k) run.rows[todo[attacked[k]]].r = result.samples[k];
+      }
+      for (const std::int64_t index : todo) run.made[index] = run.rows.at(index);
       run.write();
     }
+    if (several_ranks) return bar.update(static_cast<std::int64_t>(runs.front().made.size()));
     const auto best = write_best(runs, best_dir, run_identity(args, checkpoint, "best"));
     bar.update(best["samples"].get<std::int64_t>(),
                fmt::format("success {:.1f}% median L2 {:.4f} Linf {:.4f}", 100 * best["success_rate"].get<double>(),
                            best["l2"]["median"].get<double>(), best["linf"]["median"].get<double>()));
   });
   bar.finish();
+  for (auto& run : runs) {
+    if (several_ranks) run.gather();
+    run.consolidate();  // also folds in what an interrupted run of several ranks left
+  }
+  if (dist::rank() == 0) write_best(runs, best_dir, run_identity(args, checkpoint, "best"));
   print_table(runs);
 }
 

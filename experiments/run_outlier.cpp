@@ -680,5 +680,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(oa::experiments::Positive);
   args.runtime.add_to(app);
-  return oa::experiments::run_cli(app, argc, argv, "run_outlier", [&] { return run(args); });
+  return oa::experiments::run_cli(app, argc, argv, "run_outlier", [&] {
+    oa::experiments::check_single_rank("run_outlier");
+    return run(args);
+  });
 }

@@ -706,5 +706,8 @@ int main(int argc, char** argv) {
   app.add_flag("--report-only", args.report_only, "Only write the report again from --out's results.json")
       ->needs(out);
   oa::experiments::add_flags(app, args.config);
-  return oa::experiments::run_cli(app, argc, argv, "run_study", [&] { return run(app, args); });
+  return oa::experiments::run_cli(app, argc, argv, "run_study", [&] {
+    oa::experiments::check_single_rank("run_study");
+    return run(app, args);
+  });
 }

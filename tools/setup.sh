@@ -28,7 +28,7 @@ oa_install_packages() {
 
 # The packages the library, the executables and the default data set need.
 OA_BUILD_PACKAGES=(g++ make cmake libopenblas-dev libdnnl-dev libfmt-dev doctest-dev libstb-dev libcli11-dev
-                   nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist)
+                   nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 # For the tests only: the PyTorch oracle of the parity tests and the benchmark (never linked
 # into the library), and headless Chromium, which renders the study's report (tests/study).
 OA_ORACLE_PACKAGES=(python3 python3-numpy python3-torch python3-torchvision chromium)

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "framework/dist/dist.h"
 #include "framework/util/runtime.h"
 
 namespace oa::experiments {
@@ -116,8 +117,23 @@ inline void add_out_and_resume_flags(CLI::App& app, std::string& out, bool& resu
   app.add_flag("--resume", resume, "Continue the samples.csv files in --out")->needs(out_option);
 }
 
+// For the executables that do not split their work over MPI ranks (yet): under mpirun -np K > 1
+// each rank would run the whole job, so that is an error that says what to do instead.
+inline void check_single_rank(const char* name) {
+  OA_CHECK(dist::world_size() == 1,
+           "{} does not split its work over MPI ranks: run it as one process, not as {} ranks (run_train, "
+           "run_prune, run_adv_train and run_cw do)",
+           name, dist::world_size());
+}
+
+// Parses the command line and runs body() as one rank of the run's dist world (a world of one
+// without mpirun). Ranks other than 0 keep stdout quiet (their errors still reach stderr). An
+// error on any rank ends every rank: the others may be waiting for it inside a collective.
 template <class Body>
 int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body) {
+  dist::Session session;
+  if (dist::rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+    std::fprintf(stderr, "%s: rank %d: cannot silence stdout\n", name, dist::rank());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -127,6 +143,7 @@ int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body)
     return body();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", name, e.what());
+    if (dist::world_size() > 1) dist::abort(1);
     return 1;
   }
 }

@@ -60,13 +60,11 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return fields;
 }
 
-std::vector<std::string> read_csv_lines(const std::string& path, const std::string& header) {
-  std::ifstream in(path);
-  OA_CHECK(in, "{}: cannot open the file", path);
+std::vector<std::string> read_csv_lines(std::istream& in, const std::string& source, const std::string& header) {
   std::string line;
   const std::string expected = header.substr(0, header.size() - 1);
-  OA_CHECK(std::getline(in, line), "{}: empty file, expected the header '{}'", path, expected);
-  OA_CHECK(line == expected, "{}: the header is '{}', expected '{}' (a file of another program or version)", path,
+  OA_CHECK(std::getline(in, line), "{}: empty file, expected the header '{}'", source, expected);
+  OA_CHECK(line == expected, "{}: the header is '{}', expected '{}' (a file of another program or version)", source,
            line, expected);
   std::vector<std::string> lines;
   while (std::getline(in, line)) lines.push_back(line);

@@ -24,8 +24,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <fstream>
+#include <istream>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "framework/core/error.h"
 
 namespace oa::experiments {
 
@@ -90,6 +95,9 @@ std::string csv_text(const std::vector<Record>& records) {
 // or a field that is not a value of its column's type.
 template <class Record>
 std::vector<Record> read_csv(const std::string& path);
+// The same from CSV text in memory (what another rank sent); `source` names it in errors.
+template <class Record>
+std::vector<Record> read_csv_text(const std::string& text, const std::string& source);
 
 // One record as a JSON object {name: value} (NaN is dumped as null).
 template <class Record>
@@ -101,8 +109,9 @@ nlohmann::json to_json(const Record& record) {
 
 // ---- the reader's parts that do not depend on the record ----------------------------------
 
-// The lines of a CSV file after its header, which must be `header` (with its line break).
-std::vector<std::string> read_csv_lines(const std::string& path, const std::string& header);
+// The lines of a CSV file after its header, which must be `header` (with its line break);
+// `source` names the file (or the text) in errors.
+std::vector<std::string> read_csv_lines(std::istream& in, const std::string& source, const std::string& header);
 
 // Throws: the field of `column` on line `line` of `path` is `text`, not `kind`.
 [[noreturn]] void throw_corrupt_field(const std::string& path, std::size_t line, const char* column,
@@ -112,24 +121,37 @@ std::vector<std::string> read_csv_lines(const std::string& path, const std::stri
 void check_field_count(const std::string& path, std::size_t line, std::size_t fields, std::size_t columns);
 
 template <class Record>
-std::vector<Record> read_csv(const std::string& path) {
+std::vector<Record> read_csv_records(std::istream& in, const std::string& source) {
   const std::string header = csv_header<Record>();
   const std::size_t columns = split_csv_line(header.substr(0, header.size() - 1)).size();
   std::vector<Record> records;
-  const auto lines = read_csv_lines(path, header);
+  const auto lines = read_csv_lines(in, source, header);
   for (std::size_t k = 0; k < lines.size(); ++k) {
     const std::size_t line_number = k + 2;  // the header is line 1
     const auto fields = split_csv_line(lines[k]);
-    check_field_count(path, line_number, fields.size(), columns);
+    check_field_count(source, line_number, fields.size(), columns);
     Record record;
     std::size_t column = 0;
     Record::fields(record, [&](const char* name, auto& value, const auto&...) {
       const std::string& text = fields[column++];
-      if (!parse_csv_field(text, value)) throw_corrupt_field(path, line_number, name, text, csv_field_kind(value));
+      if (!parse_csv_field(text, value)) throw_corrupt_field(source, line_number, name, text, csv_field_kind(value));
     });
     records.push_back(record);
   }
   return records;
+}
+
+template <class Record>
+std::vector<Record> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  OA_CHECK(in, "{}: cannot open the file", path);
+  return read_csv_records<Record>(in, path);
+}
+
+template <class Record>
+std::vector<Record> read_csv_text(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  return read_csv_records<Record>(in, source);
 }
 
 }  // namespace oa::experiments

@@ -100,6 +100,29 @@ void for_each_clean_batch(nn::Module& model, Device device, const data::Dataset&
   }
 }
 
+std::vector<std::int64_t> samples_of_my_batches(const std::vector<std::int64_t>& samples, std::int64_t batch_size) {
+  OA_CHECK(batch_size >= 1, "the batch size must be at least 1, got {}", batch_size);
+  const auto count = static_cast<std::int64_t>(samples.size());
+  const std::int64_t batches = (count + batch_size - 1) / batch_size;
+  std::vector<std::int64_t> mine;
+  for (const std::int64_t b : dist::shard(batches, dist::rank(), dist::world_size()))
+    for (std::int64_t k = b * batch_size; k < std::min(count, (b + 1) * batch_size); ++k) mine.push_back(samples[k]);
+  return mine;
+}
+
+fs::path rank_rows_path(const fs::path& dir, int rank) { return dir / fmt::format("samples.rank-{}.csv", rank); }
+
+std::vector<fs::path> rank_rows_files(const fs::path& dir) {
+  std::vector<fs::path> files;
+  if (!fs::is_directory(dir)) return files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("samples.rank-") && name.ends_with(".csv")) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 void write_run_files(const fs::path& dir, const std::string& csv, const nlohmann::json& summary) {
   fs::create_directories(dir);
   io::write_file_atomic((dir / "samples.csv").string(), csv);

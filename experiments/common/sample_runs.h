@@ -14,6 +14,7 @@
 
 #include "experiments/common/record.h"
 #include "framework/data/dataset.h"
+#include "framework/dist/dist.h"
 #include "framework/nn/module.h"
 
 namespace oa::experiments {
@@ -50,6 +51,20 @@ void for_each_clean_batch(nn::Module& model, Device device, const data::Dataset&
                           const std::function<bool(std::int64_t)>& pending,
                           const std::function<void(const CleanBatch&)>& body);
 
+// ---- runs of several ranks (mpirun): each attacks its share, rank 0 gathers -------------------
+
+// The samples of the batches this rank attacks: `samples` cut into consecutive batches of
+// `batch_size` (as for_each_clean_batch cuts them), batch b to rank b mod the world size
+// (dist::shard). Every batch is the batch a single process attacks, so the per-sample results
+// do not depend on the number of ranks. In a world of one: all of `samples`.
+std::vector<std::int64_t> samples_of_my_batches(const std::vector<std::int64_t>& samples, std::int64_t batch_size);
+
+// Where a rank keeps the rows it made while a run of several ranks goes on (rewritten after
+// every batch, so a rank that dies loses only its batch in flight): dir/samples.rank-R.csv.
+std::filesystem::path rank_rows_path(const std::filesystem::path& dir, int rank);
+// Every dir/samples.rank-*.csv, of any world size (what an interrupted run left).
+std::vector<std::filesystem::path> rank_rows_files(const std::filesystem::path& dir);
+
 // The samples.csv of a run: a record (record.h) per sample, in index order.
 template <class Row>
 using RowsByIndex = std::map<std::int64_t, Row>;
@@ -66,6 +81,22 @@ RowsByIndex<Row> read_rows(const std::filesystem::path& path) {
   RowsByIndex<Row> rows;
   for (const Row& row : read_csv<Row>(path.string())) rows[row.index] = row;
   return rows;
+}
+
+// --resume: adds the rows an interrupted run of several ranks left in dir/samples.rank-*.csv.
+template <class Row>
+void add_rank_rows(const std::filesystem::path& dir, RowsByIndex<Row>& rows) {
+  for (const auto& path : rank_rows_files(dir))
+    for (const Row& row : read_csv<Row>(path.string())) rows[row.index] = row;
+}
+
+// Every rank's `made` rows reach rank 0, which adds them to `rows` (the others' `rows` are left
+// as they are). Collective: every rank calls it.
+template <class Row>
+void gather_rows(const RowsByIndex<Row>& made, RowsByIndex<Row>& rows) {
+  const auto texts = dist::gather_text(rows_csv(made));
+  for (std::size_t r = 0; r < texts.size(); ++r)
+    for (const Row& row : read_csv_text<Row>(texts[r], fmt::format("the rows of rank {}", r))) rows[row.index] = row;
 }
 
 // Writes dir/samples.csv and dir/summary.json (indented), each atomically; creates dir.

@@ -1,9 +1,12 @@
 #include "experiments/common/training.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "framework/autograd/node.h"
+#include "framework/dist/dist.h"
 #include "framework/ops/ops.h"
 #include "framework/util/progress_bar.h"
 
@@ -92,22 +95,24 @@ std::vector<std::int64_t> range(std::int64_t begin, std::int64_t end) {
   return indices;
 }
 
-// The rows of `top` followed by those of `bottom` (float32, the same row shape), on the host.
+// The rows of `top` followed by those of `bottom` (the same dtype and row shape), on the host.
 Tensor stack_rows(const Tensor& top, const Tensor& bottom) {
-  auto values = top.to(Device::CPU).to_vector<float>();
-  const auto rest = bottom.to(Device::CPU).to_vector<float>();
-  values.insert(values.end(), rest.begin(), rest.end());
-  Shape shape = top.shape();
-  shape[0] += bottom.size(0);
-  return Tensor::from_vector(values, shape);
+  const Tensor a = top.to(Device::CPU), b = bottom.to(Device::CPU);
+  Shape shape = a.shape();
+  shape[0] += b.size(0);
+  Tensor out = Tensor::empty(shape, a.dtype());
+  auto* bytes = static_cast<char*>(out.raw_data());
+  std::memcpy(bytes, a.raw_data(), a.nbytes());
+  std::memcpy(bytes + a.nbytes(), b.raw_data(), b.nbytes());
+  return out;
 }
 
-// The inputs and labels of one adversarial-training step, on `device`: the batch's first rows
+// The inputs and labels of one adversarial-training step, on the host: the batch's first rows
 // replaced by adversarial examples (made by `adv` against `model`) and counted in adv.made.
 // When the budget ends inside the batch, the batch is cut so that exactly the remaining
 // examples are made, with clean rows in the same proportion.
 std::pair<Tensor, Tensor> adversarial_batch(nn::Module& model, AdversarialBatches& adv, const data::Batch& batch,
-                                            std::int64_t epoch, std::int64_t step, Device device) {
+                                            std::int64_t epoch, std::int64_t step) {
   const std::int64_t rows = batch.labels.numel(), remaining = adv.stop_at - adv.made;
   std::int64_t adversarial = adversarial_rows(rows, adv.fraction), kept = rows;
   if (adversarial > remaining) {
@@ -124,13 +129,25 @@ std::pair<Tensor, Tensor> adversarial_batch(nn::Module& model, AdversarialBatche
   Tensor inputs = rest.empty() ? Tensor() : data::take_rows(batch.images, rest);  // the clean rows
   if (adversarial > 0) {
     model.eval();
+    const Device device = model.device();
     const Tensor examples = adv.make(model, data::take_rows(batch.images, first).to(device),
                                      data::take_rows(batch.labels, first).to(device), epoch, step);
     model.train();
     adv.made += adversarial;
     inputs = inputs.defined() ? stack_rows(examples, inputs) : examples;
   }
-  return {inputs.detach().to(device), labels.to(device)};
+  return {inputs.detach().to(Device::CPU), labels};
+}
+
+// The model's state that a forward pass in train mode changes: the values of its buffers.
+std::vector<Tensor> buffer_values(const nn::Module& model) {
+  std::vector<Tensor> values;
+  for (const auto& [name, b] : model.named_buffers()) values.push_back(b.clone());
+  return values;
+}
+void restore_buffers(nn::Module& model, const std::vector<Tensor>& values) {
+  std::size_t k = 0;
+  for (auto& [name, b] : model.named_buffers()) b.copy_(values.at(k++));
 }
 
 }  // namespace
@@ -159,35 +176,86 @@ std::int64_t adversarial_training_steps(std::int64_t train_size, std::int64_t ba
 
 EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
                        const TrainEpochOptions& o) {
+  OA_CHECK(o.simulated_ranks >= 1, "train_epoch: simulated ranks must be at least 1, got {}", o.simulated_ranks);
+  OA_CHECK(o.simulated_ranks == 1 || dist::world_size() == 1,
+           "train_epoch: simulating {} ranks inside a run of {} MPI ranks; choose one", o.simulated_ranks,
+           dist::world_size());
   model.train();
   AdversarialBatches* adv = o.adversarial;
   const std::function<bool()> budget_spent = [adv] { return adv->made >= adv->stop_at; };
+  // Data parallel: every rank draws the same global batch of N rows (the loader's order and
+  // augmentation depend on the seed, epoch and batch only) and computes the slices it owns:
+  // its own under MPI, all of them when it simulates ranks. A slice k of n_k rows contributes
+  // the gradient of its mean loss weighted by n_k / N, so the sum over slices (the all-reduce)
+  // is the gradient of the global batch's mean loss:
+  //   d/dw (1/N) sum_i l_i = sum_k (n_k / N) d/dw (1/n_k) sum_{i in k} l_i.
+  // Every rank then takes the same optimizer step. BatchNorm normalises with the statistics of
+  // each slice and keeps rank 0's running statistics (broadcast after every step), as PyTorch's
+  // DDP does by default.
+  const int slices = std::max(dist::world_size(), o.simulated_ranks);
+  double communication_seconds = 0;
+  std::vector<int> my_slices;
+  for (int k = 0; k < slices; ++k)
+    if (dist::world_size() == 1 || k == dist::rank()) my_slices.push_back(k);
   EpochStats stats = run_epoch(
       loader, epoch, o.label, o.first_step, o.last_step, adv ? budget_spent : nullptr,
       [&](const data::Batch& batch, std::int64_t step) {
         if (o.before_step) o.before_step(step);
         optimizer.set_lr(o.lr_at(step));
         const Device device = model.device();
-        const auto [inputs, labels] = adv ? adversarial_batch(model, *adv, batch, epoch, step, device)
-                                          : std::pair{batch.images.to(device), batch.labels.to(device)};
+        const auto [inputs, labels] =
+            adv ? adversarial_batch(model, *adv, batch, epoch, step) : std::pair{batch.images, batch.labels};
+        const std::int64_t rows = labels.numel();
         optimizer.zero_grad();
-        Tensor logits = model(inputs);
-        Tensor loss = cross_entropy(logits, labels, o.label_smoothing);
-        const double value = loss.item();
-        if (!std::isfinite(value)) {
-          const std::string culprit = first_non_finite_parameter(model);
-          throw Error(fmt::format("step {} of epoch {}: the loss is {} (learning rate {}); {}", step, epoch + 1, value,
-                                  optimizer.lr(),
-                                  culprit.empty() ? "every parameter is finite: the inputs or the step diverged"
-                                                  : "the first non-finite parameter is " + culprit));
+        std::vector<Tensor> rank0_buffers;  // the running statistics after slice 0, when simulating
+        Tensor logits, slice_labels;
+        double loss_sum = 0;  // over the rows of my slices
+        for (const int k : my_slices) {
+          const dist::RowRange slice = dist::batch_slice(rows, k, slices);
+          if (slice.size() == 0) continue;
+          const auto positions = range(slice.begin, slice.end);
+          const Tensor x = data::take_rows(inputs, positions).to(device), y = data::take_rows(labels, positions);
+          Tensor slice_logits = model(x);
+          Tensor loss = cross_entropy(slice_logits, y.to(device), o.label_smoothing);
+          const double value = loss.item();
+          if (!std::isfinite(value)) {
+            const std::string culprit = first_non_finite_parameter(model);
+            throw Error(fmt::format("step {} of epoch {}: the loss is {} (learning rate {}); {}", step, epoch + 1,
+                                    value, optimizer.lr(),
+                                    culprit.empty() ? "every parameter is finite: the inputs or the step diverged"
+                                                    : "the first non-finite parameter is " + culprit));
+          }
+          (slices == 1 ? loss : loss * (static_cast<double>(slice.size()) / static_cast<double>(rows))).backward();
+          loss_sum += value * static_cast<double>(slice.size());
+          logits = logits.defined() ? stack_rows(logits, slice_logits.detach()) : slice_logits.detach();
+          slice_labels = slice_labels.defined() ? stack_rows(slice_labels, y) : y;
+          if (k == 0 && my_slices.size() > 1) rank0_buffers = buffer_values(model);
         }
-        loss.backward();
+        if (!rank0_buffers.empty()) restore_buffers(model, rank0_buffers);
+        const auto exchange_start = std::chrono::steady_clock::now();
+        dist::all_reduce_gradients(model);
+        dist::broadcast_buffers(model);
+        communication_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
         optimizer.step();
-        return StepResult{logits.detach(), loss.detach(), labels};
+        if (!slice_labels.defined()) {  // a batch of fewer rows than ranks left this rank none
+          logits = Tensor::empty({0, 1});
+          slice_labels = Tensor::empty({0}, DType::Int64);
+        }
+        const auto my_rows = static_cast<double>(slice_labels.numel());
+        return StepResult{logits, Tensor::scalar(my_rows > 0 ? loss_sum / my_rows : 0.0), slice_labels};
       });
   const std::string culprit = first_non_finite_parameter(model);
   OA_CHECK(culprit.empty(), "epoch {}: after its last step the parameter {} holds a non-finite value (learning rate {})",
            epoch + 1, culprit, optimizer.lr());
+  // The epoch's loss and accuracy over every rank's rows.
+  std::vector<double> sums = {stats.loss * static_cast<double>(stats.samples),
+                              stats.accuracy * static_cast<double>(stats.samples), static_cast<double>(stats.samples)};
+  dist::all_reduce_sum(sums);
+  stats.samples = static_cast<std::int64_t>(sums[2]);
+  stats.loss = sums[0] / std::max(1.0, sums[2]);
+  stats.accuracy = sums[1] / std::max(1.0, sums[2]);
+  stats.communication_seconds = communication_seconds;
   return stats;
 }
 

@@ -17,6 +17,7 @@ struct EpochStats {
   double seconds = 0.0;
   std::int64_t samples = 0;
   std::int64_t steps = 0;  // batches run
+  double communication_seconds = 0.0;  // in the ranks' gradient all-reduce and buffer broadcast
   double images_per_second() const;
 };
 
@@ -45,9 +46,9 @@ std::int64_t adversarial_training_steps(std::int64_t train_size, std::int64_t ba
                                         std::int64_t budget);
 
 struct TrainEpochOptions {
-  std::function<double(std::int64_t)> lr_at;  // the learning rate before step s of the epoch
+  std::function<double(std::int64_t)> lr_at{};  // the learning rate before step s of the epoch
   double label_smoothing = 0.0;
-  std::string label;  // of the progress bar
+  std::string label{};  // of the progress bar
   // Runs before step s if given (gradual pruning tightens the masks there).
   std::function<void(std::int64_t)> before_step = nullptr;
   // Runs steps [first_step, last_step) of the epoch (last_step < 0: to its end). The batches
@@ -55,6 +56,10 @@ struct TrainEpochOptions {
   // batches as an uninterrupted one.
   std::int64_t first_step = 0, last_step = -1;
   AdversarialBatches* adversarial = nullptr;  // adversarial fine-tuning, or plain training
+  // In a single process: run the steps as `simulated_ranks` data-parallel ranks would (each
+  // global batch cut into that many slices, BatchNorm statistics per slice, rank 0's running
+  // statistics kept), to reproduce an MPI run's model on one machine. 1: plain training.
+  int simulated_ranks = 1;
 };
 
 // The predicted class (argmax) of each row of [N, C] logits.
@@ -63,7 +68,7 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits);
 // The loops run on the model's device: each batch is copied there from the host.
 //
 // One epoch of `loader` (or the steps of it that options name) in training mode with a
-// progress bar; the optimiser's learning rate is set to lr_at(s) before step s. A non-finite
+// progress bar, data parallel over the ranks of dist (training.cpp says how); the optimiser's learning rate is set to lr_at(s) before step s. A non-finite
 // loss stops the run with an error naming the step, the value and the first non-finite
 // parameter; so does a parameter left non-finite at the end (a checkpoint never holds NaN).
 EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::BatchLoader& loader, std::int64_t epoch,
