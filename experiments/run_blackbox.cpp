@@ -93,7 +93,7 @@ struct BlackBoxConfig {
 };
 
 struct Args {
-  std::string checkpoint, split = "test", out, data_dir, indices, surrogate;
+  std::string checkpoint, split = "test", out, data_dir, indices, surrogate, arch;
   std::vector<std::string> attacks{"square-linf"};
   std::vector<double> eps{0.05};
   std::int64_t n = 100, batch_size = 50;
@@ -297,7 +297,7 @@ int run(const Args& a) {
       OA_CHECK(eps > 0 || name == "rays-linf", "--eps 0 is for rays-linf only (its minimal distance); {} needs eps > 0",
                name);
   }
-  auto loaded = experiments::load_frozen_model(a.checkpoint);
+  auto loaded = experiments::load_frozen_model(a.checkpoint, a.arch);
   const Device device = a.runtime.apply();
   loaded.model->to(device);
   const bool transfers = std::any_of(a.attacks.begin(), a.attacks.end(),
@@ -396,6 +396,7 @@ int main(int argc, char** argv) {
   app.add_option("--eps", args.eps, "Radius or comma-separated radii (0: rays-linf's minimal distance)")
       ->delimiter(',')
       ->capture_default_str();
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (the --model, not the --surrogate)");
   app.add_option("--surrogate", args.surrogate, "transfer-*: the attacker's own model, attacked white-box");
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");

@@ -158,7 +158,7 @@ struct PgdBisectConfig {
 
 struct Args {
   std::vector<std::string> checkpoints, attacks{"cw-l2"};
-  std::string split = "test", out, data_dir, preset = "fast", target = "next", indices;
+  std::string split = "test", out, data_dir, preset = "fast", target = "next", indices, arch;
   std::int64_t n = 100, batch_size = 50;
   bool targeted = false, resume = false;
   std::uint64_t seed = 0;
@@ -466,7 +466,7 @@ void print_table(const std::vector<AttackRun>& runs) {
 
 void attack_model(const Args& args, const std::string& checkpoint, const fs::path& out) {
   using namespace oa;
-  auto loaded = experiments::load_frozen_model(checkpoint);
+  auto loaded = experiments::load_frozen_model(checkpoint, args.arch);
   const Device device = args.runtime.apply();
   loaded.model->to(device);
   // Pruned convs swapped for sparse ones: the same function, fewer FLOPs (prune/to_sparse.h).
@@ -588,6 +588,7 @@ int main(int argc, char** argv) {
   app.add_option("--model", args.checkpoints, "Checkpoint(s) (.safetensors), comma-separated")
       ->required()
       ->delimiter(',');
+  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
   app.add_option("--attack", args.attacks,
                  "cw-l2, cw-linf, ddn, fmn-linf, pgd-bisect-linf, pgd-bisect-l2, or a comma-separated list")
       ->delimiter(',')

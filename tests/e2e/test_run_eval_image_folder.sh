@@ -2,10 +2,11 @@
 # run_eval on an ImageNet-style folder (streamed) with a torchvision ResNet-18: a bare
 # torchvision safetensors file loads with --arch and gives torchvision's logits (its Normalize
 # layer implied); the converted file (mean/std in its metadata) gives the same logits;
-# --dump-logits agrees with the reported accuracy; --limit reads only the files it keeps.
-# Usage: test_run_eval_image_folder.sh RUN_EVAL PYTHON WORKDIR
+# --dump-logits agrees with the reported accuracy; --limit reads only the files it keeps;
+# run_cw and run_blackbox attack the bare file with --arch on the folder.
+# Usage: test_run_eval_image_folder.sh RUN_EVAL RUN_CW RUN_BLACKBOX PYTHON WORKDIR
 set -u
-run_eval=$1 python=$2 work=$3
+run_eval=$1 run_cw=$2 run_blackbox=$3 python=$4 work=$5
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work" && mkdir -p "$work"
 failures=0
@@ -59,6 +60,17 @@ refused() {
   [ "$status" -eq 1 ] && grep -q -- "$pattern" "$work/refused.log"
 }
 check "without --arch a bare file is refused, naming the flag" refused "--arch" --model "$work/bare.safetensors"
+# rows_in CSV N: the CSV has a header and N rows.
+rows_in() {
+  [ -f "$1" ] && [ "$(($(wc -l <"$1") - 1))" -eq "$2" ]
+}
+check "run_cw --arch resnet18 attacks 3 images of the folder (DDN)" "$run_cw" --model "$work/bare.safetensors" \
+  --arch resnet18 --data-dir "$work/data" --attack ddn --ddn-steps 5 --n 3 --batch-size 3 --out "$work/cw"
+check "run_cw: one row per sample" rows_in "$work/cw/ddn/samples.csv" 3
+check "run_blackbox --arch resnet18 attacks 3 images of the folder (Square)" "$run_blackbox" \
+  --model "$work/bare.safetensors" --arch resnet18 --data-dir "$work/data" --attack square-linf --eps 0.05 \
+  --queries 20 --n 3 --batch-size 3 --out "$work/bb"
+check "run_blackbox: one row per sample" rows_in "$work/bb/square-linf/eps-0.05/samples.csv" 3
 # An unreadable file after the first 4: --limit 4 never opens it; without --limit it is named.
 printf 'not a jpeg' >"$work/data/val/class2/img8.JPEG"
 check "--limit 4 reads only the files it keeps" eval_folder limited --model "$work/converted.safetensors" --limit 4
