@@ -1,14 +1,13 @@
-"""Writes a tiny, easily learnable Fashion-MNIST look-alike (gzip IDX files) into argv[1].
+"""Writes a tiny, easily learnable Fashion-MNIST look-alike (gzip IDX files) into a directory.
 
 Class k images are dark with a bright 7x7 square at a class-specific place plus noise, so
-a working training loop must reach high accuracy within a few steps. With --corrupt it
-also writes broken variants used by the error tests.
+a working training loop must reach high accuracy within a few steps.
 """
+import argparse
 import gzip
 import os
 import random
 import struct
-import sys
 
 
 def idx_bytes(dims, values):
@@ -34,7 +33,9 @@ def write(path, data):
 
 
 def main():
-    out = sys.argv[1]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="directory to write the four .gz files into (created if missing)")
+    out = parser.parse_args().out
     os.makedirs(out, exist_ok=True)
     rng = random.Random(0)
     for prefix, n in (("train", 200), ("t10k", 100)):
