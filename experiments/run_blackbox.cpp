@@ -30,7 +30,9 @@
 //                                  queries per attacked sample; mean and median L2 / Linf over
 //                                  successes; seconds; the options
 // Files are rewritten atomically after every batch; --resume skips the samples already in
-// each samples.csv and refuses to continue a run made with other options.
+// each samples.csv and refuses to continue a run made with other options. Under mpirun -np K
+// the batches go round-robin to the K ranks (each rewrites its own samples.rank-R.csv after
+// every batch) and rank 0 writes the files of one process at the end: the same rows.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -220,14 +222,12 @@ nlohmann::json queries_json(const std::vector<double>& queries) {
           {"median_ci95", {s.median_ci_low, s.median_ci_high}}};
 }
 
-// One attack at one radius: its rows, where they go, and the seconds spent on it.
-struct BlackBoxRun {
+// One attack at one radius: its rows, where they go, and the seconds spent on it (in a run of
+// several ranks, each attacks its share: sample_runs.h).
+struct BlackBoxRun : oa::experiments::ShardedRun<BlackBoxRow> {
   std::string attack;
   double eps = 0;
-  fs::path dir;  // empty: nothing is written
   nlohmann::json identity;
-  Rows rows;
-  double seconds = 0;
 
   nlohmann::json summary(const BlackBoxConfig& c) const {
     std::int64_t attacked = 0, all_queries = 0;
@@ -255,7 +255,7 @@ struct BlackBoxRun {
               {"queries_per_attacked_sample", attacked ? double(all_queries) / double(attacked) : 0.0},
               {"l2", oa::experiments::mean_median_json(l2)},
               {"linf", oa::experiments::mean_median_json(linf)},
-              {"seconds", seconds},
+              {"seconds", total_seconds()},
               {"options", oa::experiments::to_json(c)}});
     if (c.bisect > 0 && bisects(attack)) s["eps_found"] = oa::experiments::mean_median_json(radii);
     return s;
@@ -277,7 +277,7 @@ void print_table(const std::vector<BlackBoxRun>& runs, const BlackBoxConfig& c) 
                 run.eps, 100 * s["success_rate"].get<double>(), 100 * s["success_rate_ci95"][0].get<double>(),
                 100 * s["success_rate_ci95"][1].get<double>(), s["queries"]["median"].get<double>(),
                 s["linf"]["mean"].get<double>(), s["linf"]["median"].get<double>(), s["l2"]["mean"].get<double>(),
-                run.seconds);
+                run.total_seconds());
   }
 }
 
@@ -316,39 +316,35 @@ int run(const Args& a) {
   std::vector<BlackBoxRun> runs;
   for (const auto& name : a.attacks)
     for (const double eps : a.eps) {
-      BlackBoxRun run{name, eps, run_dir(a, name, eps),
-                      {{"checkpoint", a.checkpoint},
-                       {"attack", name},
-                       {"eps", eps},
-                       {"split", a.split},
-                       {"surrogate", name.starts_with("transfer") ? nlohmann::json(a.surrogate) : nlohmann::json(nullptr)},
-                       {"indices", a.indices.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.indices)}},
-                      {},
-                      0.0};
-      if (!run.dir.empty()) {
-        nlohmann::json expected = run.identity;
-        expected["options"] = experiments::to_json(a.config);
-        const auto earlier = experiments::earlier_summary(run.dir, expected, a.resume);
-        if (!earlier.is_null()) {
-          run.rows = experiments::read_rows<BlackBoxRow>(run.dir / "samples.csv");
-          run.seconds = earlier.value("seconds", 0.0);
-          std::printf("resume: %zu samples already done in %s\n", run.rows.size(), run.dir.string().c_str());
-        }
-      }
+      BlackBoxRun run;
+      run.dir = run_dir(a, name, eps);
+      run.attack = name;
+      run.eps = eps;
+      run.identity = {{"checkpoint", a.checkpoint},
+                      {"attack", name},
+                      {"eps", eps},
+                      {"split", a.split},
+                      {"surrogate", name.starts_with("transfer") ? nlohmann::json(a.surrogate) : nlohmann::json(nullptr)},
+                      {"indices", a.indices.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.indices)}};
+      nlohmann::json expected = run.identity;
+      expected["options"] = experiments::to_json(a.config);
+      run.resume(expected, a.resume);
       runs.push_back(std::move(run));
     }
-  std::printf("%s (%s): %zu %s samples, %lld queries per sample, options %s\n", a.checkpoint.c_str(),
-              loaded.config.name.c_str(), data.samples.size(), a.split.c_str(), (long long)a.config.queries,
-              experiments::to_json(a.config).dump().c_str());
-  ProgressBar bar(fmt::format("{}", fmt::join(a.attacks, ",")), static_cast<std::int64_t>(data.samples.size()),
-                  "sample");
+  experiments::consolidate_after_resume(runs, [&](const BlackBoxRun& run) { run.consolidate(run.summary(a.config)); });
+  const bool several_ranks = dist::world_size() > 1;
+  const auto samples = experiments::samples_of_my_batches(data.samples, a.batch_size);
+  std::printf("%s (%s): %zu %s samples on %d rank(s), %lld queries per sample, options %s\n", a.checkpoint.c_str(),
+              loaded.config.name.c_str(), data.samples.size(), a.split.c_str(), dist::world_size(),
+              (long long)a.config.queries, experiments::to_json(a.config).dump().c_str());
+  ProgressBar bar(fmt::format("{}", fmt::join(a.attacks, ",")), static_cast<std::int64_t>(samples.size()), "sample");
   std::int64_t done = 0;  // samples done by every run
   const auto pending = [&](std::int64_t i) {
     const bool todo = std::any_of(runs.begin(), runs.end(), [&](const BlackBoxRun& run) { return !run.rows.count(i); });
     done += !todo;
     return todo;
   };
-  experiments::for_each_clean_batch(*loaded.model, device, data.d, data.samples, a.batch_size, pending,
+  experiments::for_each_clean_batch(*loaded.model, device, data.d, samples, a.batch_size, pending,
                                     [&](const experiments::CleanBatch& batch) {
     std::string status;
     for (auto& run : runs) {
@@ -369,14 +365,19 @@ int run(const Args& a) {
           if (a.config.bisect > 0 && bisects(run.attack)) row.eps = found[k].radius;
         }
       }
+      run.mark_made(batch.indices);
       const auto s = run.summary(a.config);
-      if (!run.dir.empty()) experiments::write_run_files(run.dir, experiments::rows_csv(run.rows), s);
+      run.write(s);
       status += fmt::format("{}@{} {:.0f}% ", run.attack, run.eps, 100 * s["success_rate"].get<double>());
     }
     done += static_cast<std::int64_t>(batch.indices.size());
-    bar.update(done, status);
+    bar.update(done, status);  // with several ranks: of this rank's share
   });
   bar.finish();
+  for (auto& run : runs) {
+    if (several_ranks) run.gather();
+    run.consolidate(run.summary(a.config));  // also folds in what an interrupted run of several ranks left
+  }
   print_table(runs, a.config);
   return 0;
 }
@@ -408,8 +409,5 @@ int main(int argc, char** argv) {
       ->check(oa::experiments::Positive);
   oa::experiments::add_flags(app, args.config);
   args.runtime.add_to(app);
-  return oa::experiments::run_cli(app, argc, argv, "run_blackbox", [&] {
-    oa::experiments::check_single_rank("run_blackbox");
-    return run(args);
-  });
+  return oa::experiments::run_cli(app, argc, argv, "run_blackbox", [&] { return run(args); });
 }

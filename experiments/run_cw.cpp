@@ -48,7 +48,6 @@
 #include "experiments/common/sample_runs.h"
 #include "experiments/common/training.h"
 #include "framework/dist/dist.h"
-#include "framework/io/atomic_file.h"
 #include "framework/prune/to_sparse.h"
 #include "framework/util/progress_bar.h"
 #include "framework/util/runtime.h"
@@ -299,19 +298,12 @@ nlohmann::json run_identity(const Args& a, const std::string& checkpoint, const 
   return identity;
 }
 
-// One attack on one model: its rows, where they go, and the seconds spent on it. In a run of
-// several ranks each rank attacks its share and keeps the rows it made in its own file; rank 0
-// gathers them at the end and writes the files a single process writes.
-struct AttackRun {
+// One attack on one model: its rows, where they go, and the seconds spent on it (in a run of
+// several ranks, each attacks its share: sample_runs.h).
+struct AttackRun : oa::experiments::ShardedRun<Row> {
   Attack attack;
-  fs::path dir;  // empty: nothing is written
   nlohmann::json identity;
-  Rows rows;
-  Rows made;                   // the rows this rank made in this invocation
-  double resumed_seconds = 0;  // spent by the earlier invocations
-  double seconds = 0;          // spent by this rank in this one (by all, after gather())
 
-  double total_seconds() const { return resumed_seconds + seconds; }
   nlohmann::json summary() const {
     nlohmann::json s = identity;
     s.update(outcome_json(rows));
@@ -319,41 +311,11 @@ struct AttackRun {
     s["options"] = attack.options;
     return s;
   }
-  // After every batch: the run's files (one rank), or this rank's rows (several).
-  void write() const {
-    if (dir.empty()) return;
-    if (oa::dist::world_size() == 1)
-      oa::experiments::write_run_files(dir, oa::experiments::rows_csv(rows), summary());
-    else
-      oa::io::write_file_atomic(oa::experiments::rank_rows_path(dir, oa::dist::rank()).string(),
-                                oa::experiments::rows_csv(made));
-  }
-  // --resume: the rows and seconds of an earlier run with the same identity and options,
-  // including the rows its ranks left in their own files if it was interrupted.
+  // --resume: an earlier run with the same identity and options.
   void resume(bool allowed) {
-    if (dir.empty()) return;
     nlohmann::json expected = identity;
     expected["options"] = attack.options;
-    const auto earlier = oa::experiments::earlier_summary(dir, expected, allowed);
-    if (earlier.is_null()) return;
-    rows = oa::experiments::read_rows<Row>(dir / "samples.csv");
-    oa::experiments::add_rank_rows(dir, rows);
-    resumed_seconds = earlier.value("seconds", 0.0);
-    std::printf("resume: %zu samples already done in %s\n", rows.size(), (dir / "samples.csv").string().c_str());
-  }
-  // Rank 0 writes the run's files with every row known so far and removes the ranks' own files
-  // (their rows are in samples.csv now). Called when every rank has read those.
-  void consolidate() const {
-    if (dir.empty() || oa::dist::rank() != 0) return;
-    oa::experiments::write_run_files(dir, oa::experiments::rows_csv(rows), summary());
-    for (const auto& path : oa::experiments::rank_rows_files(dir)) fs::remove(path);
-  }
-  // The end of a run of several ranks: rank 0 gathers every rank's rows and seconds.
-  void gather() {
-    oa::experiments::gather_rows(made, rows);
-    std::vector<double> total = {seconds};
-    oa::dist::all_reduce_sum(total);
-    seconds = total[0];
+    ShardedRun::resume(expected, allowed);
   }
 };
 
@@ -479,19 +441,17 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
   const auto samples = experiments::samples_of_my_batches(data.samples, args.batch_size);
   std::vector<AttackRun> runs;
   for (const auto& name : args.attacks) {
-    AttackRun run{make_attack(name, args), out.empty() ? fs::path() : out / name,
-                  run_identity(args, checkpoint, name), {}, {}};
+    AttackRun run;
+    run.dir = out.empty() ? fs::path() : out / name;
+    run.attack = make_attack(name, args);
+    run.identity = run_identity(args, checkpoint, name);
     run.resume(args.resume);
     std::printf("%s on %s (%s): %lld %s samples on %d rank(s), options %s\n", name.c_str(), checkpoint.c_str(),
                 loaded.config.name.c_str(), (long long)data.samples.size(), args.split.c_str(), dist::world_size(),
                 run.attack.options.dump().c_str());
     runs.push_back(std::move(run));
   }
-  if (several_ranks) {  // every rank has read the earlier files: rank 0 rewrites them as one
-    dist::barrier();
-    for (const auto& run : runs) run.consolidate();
-    dist::barrier();
-  }
+  experiments::consolidate_after_resume(runs, [](const AttackRun& run) { run.consolidate(run.summary()); });
   const fs::path best_dir = out.empty() ? fs::path() : out / "best";
   ProgressBar bar(fmt::format("{}", fmt::join(args.attacks, ",")), static_cast<std::int64_t>(samples.size()),
                   "sample");
@@ -526,8 +486,8 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
         run.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         for (std::size_t k = 0; k < attacked.size(); ++k) run.rows[todo[attacked[k]]].r = result.samples[k];
       }
-      for (const std::int64_t index : todo) run.made[index] = run.rows.at(index);
-      run.write();
+      run.mark_made(todo);
+      run.write(run.summary());
     }
     if (several_ranks) return bar.update(static_cast<std::int64_t>(runs.front().made.size()));
     const auto best = write_best(runs, best_dir, run_identity(args, checkpoint, "best"));
@@ -538,7 +498,7 @@ void attack_model(const Args& args, const std::string& checkpoint, const fs::pat
   bar.finish();
   for (auto& run : runs) {
     if (several_ranks) run.gather();
-    run.consolidate();  // also folds in what an interrupted run of several ranks left
+    run.consolidate(run.summary());  // also folds in what an interrupted run of several ranks left
   }
   if (dist::rank() == 0) write_best(runs, best_dir, run_identity(args, checkpoint, "best"));
   print_table(runs);

@@ -166,5 +166,8 @@ int main(int argc, char** argv) {
   app.add_option("--sparse", args.sparse_threshold,
                  "Run conv layers with at least this fraction of zero weights on the sparse path (e.g. 0.9)");
   args.runtime.add_to(app);
-  return oa::experiments::run_cli(app, argc, argv, "run_eval", [&] { return run(args); });
+  return oa::experiments::run_cli(app, argc, argv, "run_eval", [&] {
+    oa::experiments::check_single_rank("run_eval");
+    return run(args);
+  });
 }

@@ -37,7 +37,9 @@
 // row per sample and measure: split, index, label, sets, a_margin, a_confidence, attacked,
 // attack, eps, success, l2, linf, l0, queries; NaN distances on failure; queries 0 for the
 // white-box attacks, which do not query), summary.json. Written atomically after every batch;
-// --resume continues, refusing a run made with other options.
+// --resume continues, refusing a run made with other options. Under mpirun -np K rank 0
+// selects, the batches of step 2 go round-robin to the K ranks (each rewrites its own
+// samples.rank-R.csv after every batch), and rank 0 writes the files of one process at the end.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -72,7 +74,7 @@ using Json = nlohmann::json;
 namespace {
 
 struct Args {
-  std::string a, out, data_dir;
+  std::string a, arch, out, data_dir;
   std::vector<std::string> b, select_a, select_b;
   std::int64_t limit = 0, max_per_set = 100, random_count = -1, batch_size = 50, eval_batch_size = 500;
   bool select_only = false, resume = false;
@@ -125,7 +127,7 @@ oa::attacks::PoolPredictions pool_of(const std::string& split, const oa::data::D
   oa::attacks::PoolPredictions pool;
   pool.labels = d.labels.to_vector<std::int64_t>();
   auto run = [&](const std::string& checkpoint, const std::string& role) {
-    auto loaded = oa::experiments::load_frozen_model(checkpoint);
+    auto loaded = oa::experiments::load_frozen_model(checkpoint, checkpoint == args.a ? args.arch : "");
     OA_CHECK(loaded.config.classes == d.classes, "{}: the model has {} classes, the {} split has {}", checkpoint,
              loaded.config.classes, split, d.classes);
     loaded.model->to(device);
@@ -176,6 +178,24 @@ struct MeasureRow {
 };
 
 using SampleKey = std::pair<std::string, std::int64_t>;  // (split, index)
+
+// The rows of every measured sample, in the order of measure_names(); samples.csv lists them
+// by sample (split, then index), whatever the order, batches or ranks they were measured in.
+using SampleRows = std::map<SampleKey, std::vector<MeasureRow>>;
+
+std::vector<MeasureRow> flatten(const SampleRows& rows) {
+  std::vector<MeasureRow> list;
+  for (const auto& [key, sample] : rows) list.insert(list.end(), sample.begin(), sample.end());
+  return list;
+}
+
+// Adds the rows of `list` (a samples.csv, or what a rank sent) to `rows`: a sample listed
+// there replaces what `rows` had of it.
+void merge_rows(SampleRows& rows, const std::vector<MeasureRow>& list) {
+  SampleRows listed;
+  for (const auto& row : list) listed[{row.split, row.index}].push_back(row);
+  for (auto& [key, sample] : listed) rows[key] = std::move(sample);
+}
 
 // Every measure of a batch of samples that A classifies correctly (x, y on A's device; clean[k]
 // the row of sample k without its measure): one row per sample and measure.
@@ -253,58 +273,69 @@ std::vector<MeasureRow> clean_rows(oa::nn::Module& a, oa::Device device, const s
   return rows;
 }
 
-// Measures every sample of `capped` not yet in `rows` (a sample in two sets once), in batches
-// of one split, appending to `rows` and calling save() after every batch.
+// Measures every sample of `capped` not yet in `rows` (a sample in two sets once), adding its
+// rows to `rows` and to `made` and calling save() after every batch. The batches: each
+// split's samples in index order, cut into --batch-size; under mpirun -np K batch b goes to
+// rank b mod K, so every batch is the one a single process measures.
 void attack_sets(const Args& args, oa::nn::Module& a, oa::Device device,
                  const std::map<std::string, oa::data::Dataset>& splits, const std::vector<SelectionRow>& capped,
-                 std::vector<MeasureRow>& rows, const std::function<void()>& save) {
+                 SampleRows& rows, SampleRows& made, const std::function<void()>& save) {
   std::map<SampleKey, std::string> sets_of;
   for (const auto& row : capped) {
     std::string& sets = sets_of[{row.split, row.index}];
     sets += (sets.empty() ? "" : ";") + row.set;
   }
-  std::set<SampleKey> done;
-  for (const auto& row : rows) done.insert({row.split, row.index});
-  std::map<std::string, std::vector<std::int64_t>> pending;  // split -> indices
-  for (const auto& [key, sets] : sets_of)
-    if (!done.count(key)) pending[key.first].push_back(key.second);
-  auto finished = static_cast<std::int64_t>(sets_of.size());
-  for (const auto& [split, indices] : pending) finished -= static_cast<std::int64_t>(indices.size());
-  if (finished > 0) std::printf("resume: %lld samples already measured\n", (long long)finished);
-  oa::ProgressBar bar("attacks on A", static_cast<std::int64_t>(sets_of.size()), "sample");
-  const auto names = measure_names(args);
-  for (const auto& [split, indices] : pending) {
-    const auto& d = splits.at(split);
-    for (std::size_t first = 0; first < indices.size(); first += static_cast<std::size_t>(args.batch_size)) {
-      const std::vector<std::int64_t> batch(indices.begin() + static_cast<std::ptrdiff_t>(first),
-                                            indices.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                indices.size(), first + static_cast<std::size_t>(args.batch_size))));
-      const oa::Tensor x = oa::data::take_rows(d.images, batch), y = oa::data::take_rows(d.labels, batch);
-      const auto clean = clean_rows(a, device, split, batch, x, y, sets_of);
-      std::vector<std::int64_t> attacked;  // positions in the batch
-      std::vector<MeasureRow> attacked_clean;
-      for (std::size_t k = 0; k < clean.size(); ++k) {
-        if (clean[k].attacked) {
-          attacked.push_back(static_cast<std::int64_t>(k));
-          attacked_clean.push_back(clean[k]);
-          continue;
-        }
-        for (const auto& [attack, eps] : names) {  // A is already wrong: nothing to attack
-          MeasureRow row = clean[k];
-          row.attack = attack;
-          row.eps = eps;
-          rows.push_back(row);
-        }
-      }
-      if (!attacked.empty()) {
-        const auto measured = measure(a, args, oa::data::take_rows(x, attacked).to(device),
-                                      oa::data::take_rows(y, attacked).to(device), attacked_clean);
-        rows.insert(rows.end(), measured.begin(), measured.end());
-      }
-      save();
-      finished += static_cast<std::int64_t>(batch.size());
-      bar.update(finished, split);
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> batches;  // (split, indices)
+  for (const auto& [key, sets] : sets_of) {
+    if (batches.empty() || batches.back().first != key.first ||
+        std::ssize(batches.back().second) == args.batch_size)
+      batches.push_back({key.first, {}});
+    batches.back().second.push_back(key.second);
+  }
+  const auto mine = oa::dist::shard(std::ssize(batches), oa::dist::rank(), oa::dist::world_size());
+  std::int64_t total = 0, finished = 0;
+  for (const std::int64_t b : mine)
+    for (const std::int64_t index : batches[b].second) {
+      ++total;
+      finished += rows.count({batches[b].first, index}) ? 1 : 0;
     }
+  oa::ProgressBar bar("attacks on A", total, "sample");
+  const auto names = measure_names(args);
+  for (const std::int64_t b : mine) {
+    const auto& [split, indices] = batches[b];
+    std::vector<std::int64_t> batch;  // not measured yet
+    for (const std::int64_t index : indices)
+      if (!rows.count({split, index})) batch.push_back(index);
+    if (batch.empty()) continue;
+    const auto& d = splits.at(split);
+    const oa::Tensor x = oa::data::take_rows(d.images, batch), y = oa::data::take_rows(d.labels, batch);
+    const auto clean = clean_rows(a, device, split, batch, x, y, sets_of);
+    std::vector<MeasureRow> batch_rows;
+    std::vector<std::int64_t> attacked;  // positions in the batch
+    std::vector<MeasureRow> attacked_clean;
+    for (std::size_t k = 0; k < clean.size(); ++k) {
+      if (clean[k].attacked) {
+        attacked.push_back(static_cast<std::int64_t>(k));
+        attacked_clean.push_back(clean[k]);
+        continue;
+      }
+      for (const auto& [attack, eps] : names) {  // A is already wrong: nothing to attack
+        MeasureRow row = clean[k];
+        row.attack = attack;
+        row.eps = eps;
+        batch_rows.push_back(row);
+      }
+    }
+    if (!attacked.empty()) {
+      const auto measured = measure(a, args, oa::data::take_rows(x, attacked).to(device),
+                                    oa::data::take_rows(y, attacked).to(device), attacked_clean);
+      batch_rows.insert(batch_rows.end(), measured.begin(), measured.end());
+    }
+    merge_rows(rows, batch_rows);
+    merge_rows(made, batch_rows);
+    save();
+    finished += std::ssize(batch);
+    bar.update(finished, split);
   }
   bar.finish();
 }
@@ -560,12 +591,56 @@ void check_args(const Args& a) {
   for (const std::int64_t budget : a.budgets) OA_CHECK(budget >= 1, "--budgets: {} is not a query budget", budget);
 }
 
+// What an earlier invocation (or rank 0, for the other ranks) left in `out`: the selection,
+// its summary, and the rows measured so far, with those the ranks of an interrupted run of
+// several ranks kept in their own files.
+struct Earlier {
+  std::vector<SelectionRow> selection;
+  Json selection_summary;
+  SampleRows rows;
+  double seconds = 0;
+};
+Earlier read_earlier(const Args& args, const Json& summary, const Json& earlier) {
+  const fs::path out = args.out;
+  Earlier e;
+  e.selection = oa::experiments::read_csv<SelectionRow>((out / "sets.csv").string());
+  merge_rows(e.rows, oa::experiments::read_csv<MeasureRow>((out / "samples.csv").string()));
+  for (const auto& path : oa::experiments::rank_rows_files(out))
+    merge_rows(e.rows, oa::experiments::read_csv<MeasureRow>(path.string()));
+  OA_CHECK(e.rows.empty() || earlier.value("measures", Json()) == summary["measures"],
+           "--resume: {}/samples.csv was measured with {}, this run asks for {}; resume with the same flags or "
+           "choose another --out",
+           args.out, earlier.value("measures", Json()).dump(), summary["measures"].dump());
+  e.selection_summary = earlier.at("selection");
+  e.seconds = earlier.value("seconds", 0.0);
+  return e;
+}
+
+// The selection of step 1 (A and B, or the attacker's A' and B', on both splits), written to
+// out/sets.csv.
+Earlier select(const Args& args, const std::map<std::string, oa::data::Dataset>& splits, oa::Device device) {
+  const bool attacker = !args.select_a.empty();
+  const std::string& selector_a = attacker ? args.select_a.front() : args.a;
+  const auto& selector_b = attacker ? args.select_b : args.b;
+  const auto train = pool_of("train", splits.at("train"), selector_a, selector_b, args, device);
+  const auto test = pool_of("test", splits.at("test"), selector_a, selector_b, args, device);
+  const auto train_sets = oa::attacks::select_pool(train, args.random_count, args.seed);
+  const auto test_sets = oa::attacks::select_pool(test, args.random_count, args.seed + 1);
+  Earlier e;
+  e.selection = oa::attacks::selection_rows(train, train_sets, test, test_sets);
+  e.selection_summary = {{"train", pool_json(train_sets)}, {"test", pool_json(test_sets)},
+                         {"selected_by", attacker ? "the attacker's A' and B'" : "A and B"}};
+  fs::create_directories(args.out);
+  oa::io::write_file_atomic((fs::path(args.out) / "sets.csv").string(), oa::experiments::csv_text(e.selection));
+  return e;
+}
+
 int run(Args& args) {
   using namespace oa;
   check_args(args);
   std::sort(args.budgets.begin(), args.budgets.end());
   const Device device = args.runtime.apply();
-  auto a = experiments::load_frozen_model(args.a);
+  auto a = experiments::load_frozen_model(args.a, args.arch);
   a.model->to(device);
   const experiments::DataChoice choice{.name = a.metadata.value("dataset", std::string("fashion-mnist")),
                                        .dir = args.data_dir,
@@ -574,35 +649,46 @@ int run(Args& args) {
   const std::map<std::string, data::Dataset> splits = {{"train", experiments::load_dataset(choice, "train")},
                                                        {"test", experiments::load_dataset(choice, "test")}};
   const fs::path out = args.out;
+  const bool several_ranks = dist::world_size() > 1;
   Json summary = args.selection_identity();
   summary["measures"] = args.measure_options();
-  const Json earlier = experiments::earlier_summary(out, args.selection_identity(), args.resume);
-  std::vector<SelectionRow> selection;
-  std::vector<MeasureRow> rows;
-  if (!earlier.is_null() && fs::exists(out / "sets.csv")) {
-    selection = experiments::read_csv<SelectionRow>((out / "sets.csv").string());
-    rows = experiments::read_csv<MeasureRow>((out / "samples.csv").string());
-    OA_CHECK(rows.empty() || earlier.value("measures", Json()) == summary["measures"],
-             "--resume: {}/samples.csv was measured with {}, this run asks for {}; resume with the same flags or "
-             "choose another --out",
-             args.out, earlier.value("measures", Json()).dump(), summary["measures"].dump());
-    summary["selection"] = earlier.at("selection");
-    std::printf("resume: the selection of %s/sets.csv\n", args.out.c_str());
-  } else {
-    const bool attacker = !args.select_a.empty();
-    const std::string& selector_a = attacker ? args.select_a.front() : args.a;
-    const auto& selector_b = attacker ? args.select_b : args.b;
-    const auto train = pool_of("train", splits.at("train"), selector_a, selector_b, args, device);
-    const auto test = pool_of("test", splits.at("test"), selector_a, selector_b, args, device);
-    const auto train_sets = attacks::select_pool(train, args.random_count, args.seed);
-    const auto test_sets = attacks::select_pool(test, args.random_count, args.seed + 1);
-    selection = attacks::selection_rows(train, train_sets, test, test_sets);
-    summary["selection"] = {{"train", pool_json(train_sets)}, {"test", pool_json(test_sets)},
-                            {"selected_by", attacker ? "the attacker's A' and B'" : "A and B"}};
-    fs::create_directories(out);
-    io::write_file_atomic((out / "sets.csv").string(), experiments::csv_text(selection));
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  Earlier progress;  // the selection and every row known to this rank
+  // The run's files with every row known (and the statistics when complete); the rank files
+  // of an interrupted run of several ranks are in them now.
+  const auto save = [&](bool complete, double seconds) {
+    Json s = summary;
+    s["seconds"] = seconds;
+    s["complete"] = complete;
+    const auto rows = flatten(progress.rows);
+    if (complete) {
+      const SetRows sets(attacks::cap_per_set(progress.selection, args.max_per_set, args.seed), rows);
+      for (const auto& set : sets.sets()) s["sets"][set] = set_json(sets, set, args);
+      s["comparisons"] = comparisons_json(sets, args);
+      s["margin_adjusted"] = margin_adjusted_json(sets, "");
+      for (auto& fit : margin_adjusted_json(sets, "_test")) s["margin_adjusted"].push_back(fit);
+    }
+    experiments::write_run_files(out, experiments::csv_text(rows), s);
+    for (const auto& path : experiments::rank_rows_files(out)) fs::remove(path);
+    return s;
+  };
+  // Rank 0 selects (or reads what an earlier run left) and writes the run's files as one; the
+  // other ranks then read them.
+  if (dist::rank() == 0) {
+    const Json earlier = experiments::earlier_summary(out, args.selection_identity(), args.resume);
+    const bool resumed = !earlier.is_null() && fs::exists(out / "sets.csv");
+    progress = resumed ? read_earlier(args, summary, earlier) : select(args, splits, device);
+    if (resumed) std::printf("resume: the selection of %s/sets.csv\n", args.out.c_str());
+    summary["selection"] = progress.selection_summary;
+    save(false, progress.seconds);
   }
-  const auto capped = attacks::cap_per_set(selection, args.max_per_set, args.seed);
+  dist::barrier();
+  if (dist::rank() != 0) {
+    progress = read_earlier(args, summary, experiments::earlier_summary(out, args.selection_identity(), true));
+    summary["selection"] = progress.selection_summary;
+  }
+  const auto capped = attacks::cap_per_set(progress.selection, args.max_per_set, args.seed);
   std::map<std::string, std::int64_t> attacked_per_set;
   for (const auto& row : capped) ++attacked_per_set[row.set];
   summary["selection"]["measured_per_set"] = attacked_per_set;
@@ -612,30 +698,29 @@ int run(Args& args) {
               sel["selected_by"].get<std::string>().c_str(), sel["train"]["outliers"].get<long long>(),
               sel["train"]["candidates"].get<long long>(), sel["train"]["ties"].get<long long>(),
               sel["train"]["unmatched"].get<long long>(), sel["test"]["outliers"].get<long long>());
-  double seconds = earlier.is_null() ? 0.0 : earlier.value("seconds", 0.0);
-  const auto start = std::chrono::steady_clock::now();
-  const auto elapsed = [&] { return seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  const auto save = [&](bool with_statistics) {
-    Json s = summary;
-    s["seconds"] = elapsed();
-    s["complete"] = with_statistics;
-    if (with_statistics) {
-      const SetRows sets(capped, rows);
-      for (const auto& set : sets.sets()) s["sets"][set] = set_json(sets, set, args);
-      s["comparisons"] = comparisons_json(sets, args);
-      s["margin_adjusted"] = margin_adjusted_json(sets, "");
-      for (auto& fit : margin_adjusted_json(sets, "_test")) s["margin_adjusted"].push_back(fit);
-    }
-    experiments::write_run_files(out, experiments::csv_text(rows), s);
-    return s;
-  };
-  save(false);
   if (args.select_only) {
     std::printf("wrote %s/sets.csv (--select-only: no attack)\n", args.out.c_str());
     return 0;
   }
-  attack_sets(args, *a.model, device, splits, capped, rows, [&] { save(false); });
-  print_results(save(true), args);
+  if (!progress.rows.empty()) std::printf("resume: %zu samples already measured\n", progress.rows.size());
+  // After every batch: the run's files (one rank), or this rank's own rows (several).
+  SampleRows made;
+  const auto save_batch = [&] {
+    if (several_ranks)
+      io::write_file_atomic(experiments::rank_rows_path(out, dist::rank()).string(), experiments::csv_text(flatten(made)));
+    else
+      save(false, progress.seconds + elapsed());
+  };
+  attack_sets(args, *a.model, device, splits, capped, progress.rows, made, save_batch);
+  std::vector<double> seconds = {elapsed()};
+  if (several_ranks) {  // rank 0 gathers every rank's rows; the seconds are those of all ranks
+    const auto texts = dist::gather_text(experiments::csv_text(flatten(made)));
+    for (std::size_t r = 0; r < texts.size(); ++r)
+      merge_rows(progress.rows, experiments::read_csv_text<MeasureRow>(texts[r], fmt::format("the rows of rank {}", r)));
+    dist::all_reduce_sum(seconds);
+  }
+  if (dist::rank() != 0) return 0;
+  print_results(save(true, progress.seconds + seconds[0]), args);
   std::printf("\nwrote %s/{sets.csv,samples.csv,summary.json}\n", args.out.c_str());
   return 0;
 }
@@ -649,6 +734,7 @@ int main(int argc, char** argv) {
                "random (R) and margin-matched (M) controls and their held-out analogues, attacked on A with "
                "black-box (Square, RayS) and white-box (DDN, FMN) attacks, with the statistics that compare them."};
   app.add_option("--a", args.a, "Checkpoint of the big model A (the model attacked)")->required();
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (of --a only)");
   app.add_option("--b", args.b, "Checkpoint(s) of the compressed B, comma-separated for a population")
       ->required()
       ->delimiter(',');
@@ -680,8 +766,5 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(oa::experiments::Positive);
   args.runtime.add_to(app);
-  return oa::experiments::run_cli(app, argc, argv, "run_outlier", [&] {
-    oa::experiments::check_single_rank("run_outlier");
-    return run(args);
-  });
+  return oa::experiments::run_cli(app, argc, argv, "run_outlier", [&] { return run(args); });
 }

@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -75,9 +76,18 @@ struct Stage {
   double weight = 1;                 // its expected share of the time, for the ETA
 };
 
+// The executables that split their work over MPI ranks: run under the study's launcher.
+bool splits_over_ranks(const std::string& program) {
+  static const std::set<std::string> kDistributed = {"run_train", "run_prune", "run_adv_train",
+                                                     "run_cw",    "run_blackbox", "run_outlier"};
+  return kDistributed.count(program) > 0;
+}
+
 class StudyRunner {
  public:
-  StudyRunner(fs::path out, fs::path bin) : out_(std::move(out)), bin_(std::move(bin)) {
+  // `launcher`: shell words put before the command of a stage that splits over MPI ranks.
+  StudyRunner(fs::path out, fs::path bin, std::string launcher)
+      : out_(std::move(out)), bin_(std::move(bin)), launcher_(std::move(launcher)) {
     fs::create_directories(out_ / "stages");
   }
   fs::path dir(const std::string& stage) const { return out_ / "stages" / stage; }
@@ -159,6 +169,7 @@ class StudyRunner {
     std::string line = quoted((bin_ / s.command.front()).string());
     for (std::size_t k = 1; k < s.command.size(); ++k) line += " " + quoted(s.command[k]);
     if (s.resumable && fs::exists(dir(s.name))) line += " --resume";
+    if (!launcher_.empty() && splits_over_ranks(s.command.front())) line = launcher_ + " " + line;
     const fs::path log = out_ / "study.log";
     {
       std::ofstream(log, std::ios::app) << "\n==== " << s.name << ": " << line << "\n";
@@ -200,6 +211,7 @@ class StudyRunner {
   }
 
   fs::path out_, bin_;
+  std::string launcher_;
   std::chrono::steady_clock::time_point last_shown_ = std::chrono::steady_clock::now();
 };
 
@@ -224,7 +236,8 @@ double depth_of(const std::string& architecture) {
 
 class Study {
  public:
-  Study(StudyConfig config, fs::path out, fs::path bin) : c_(std::move(config)), out_(out), runner_(out, bin) {}
+  Study(StudyConfig config, fs::path out, fs::path bin)
+      : c_(std::move(config)), out_(out), runner_(out, bin, c_.launcher) {}
 
   void plan() {
     // 1. A and its pruning ladder.
@@ -659,7 +672,9 @@ int run(const CLI::App& app, Args& args) {
   Json resolved = experiments::to_json(config);
   resolved["preset"] = args.preset;
   if (fs::exists(config_path)) {
-    const Json earlier = read_json(config_path);
+    // The launcher says how the stages run, not what they compute: any launcher may resume.
+    Json earlier = read_json(config_path);
+    earlier["launcher"] = resolved["launcher"];
     OA_CHECK(earlier == resolved, "{} holds a study with another configuration ({}); rerun with the same one or "
              "choose another --out", config_path.string(), earlier.dump());
     std::printf("resume: the study in %s\n", out.c_str());
@@ -707,7 +722,8 @@ int main(int argc, char** argv) {
       ->needs(out);
   oa::experiments::add_flags(app, args.config);
   return oa::experiments::run_cli(app, argc, argv, "run_study", [&] {
-    oa::experiments::check_single_rank("run_study");
+    oa::experiments::check_single_rank(
+        "run_study", "run it as one process and give its stages ranks with --launcher 'mpirun -np K'");
     return run(app, args);
   });
 }

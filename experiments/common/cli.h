@@ -117,13 +117,14 @@ inline void add_out_and_resume_flags(CLI::App& app, std::string& out, bool& resu
   app.add_flag("--resume", resume, "Continue the samples.csv files in --out")->needs(out_option);
 }
 
-// For the executables that do not split their work over MPI ranks (yet): under mpirun -np K > 1
-// each rank would run the whole job, so that is an error that says what to do instead.
-inline void check_single_rank(const char* name) {
+// For the executables that do not split their work over MPI ranks: under mpirun -np K > 1
+// each rank would run the whole job, so that is an error that says what to do instead
+// (`instead`: what to do, for run_study its --launcher).
+inline void check_single_rank(const char* name, const char* instead = "run it as one process") {
   OA_CHECK(dist::world_size() == 1,
-           "{} does not split its work over MPI ranks: run it as one process, not as {} ranks (run_train, "
-           "run_prune, run_adv_train and run_cw do)",
-           name, dist::world_size());
+           "{} does not split its work over MPI ranks ({} ranks here): {} (run_train, run_prune, run_adv_train, "
+           "run_cw, run_blackbox and run_outlier do split theirs)",
+           name, dist::world_size(), instead);
 }
 
 // Parses the command line and runs body() as one rank of the run's dist world (a world of one

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -15,6 +16,7 @@
 #include "experiments/common/record.h"
 #include "framework/data/dataset.h"
 #include "framework/dist/dist.h"
+#include "framework/io/atomic_file.h"
 #include "framework/nn/module.h"
 
 namespace oa::experiments {
@@ -106,6 +108,71 @@ void write_run_files(const std::filesystem::path& dir, const std::string& csv, c
 // (nothing to resume). Throws when there is one but `resume` is false, or when its summary
 // differs from `expected` in any of expected's keys (the run's identity and options).
 nlohmann::json earlier_summary(const std::filesystem::path& dir, const nlohmann::json& expected, bool resume);
+
+// The rows of one run (one attack, at one radius) in its directory, in a world of one or of
+// several ranks. One rank rewrites samples.csv and summary.json after every batch. Several
+// ranks each attack their share (samples_of_my_batches) and rewrite only their own
+// samples.rank-R.csv after every batch; at the end rank 0 gathers every rank's rows and
+// seconds and writes the files one rank writes. The caller's summary is computed from `rows`.
+template <class Row>
+struct ShardedRun {
+  std::filesystem::path dir;  // empty: nothing is written
+  RowsByIndex<Row> rows;      // every row this rank knows (all of them on rank 0 after gather())
+  RowsByIndex<Row> made;      // the rows this rank made in this invocation
+  double resumed_seconds = 0;  // spent by the earlier invocations
+  double seconds = 0;          // spent by this rank in this invocation (by all, after gather())
+
+  double total_seconds() const { return resumed_seconds + seconds; }
+
+  // Adds the batch's rows at `indices` (already in `rows`) to those this rank made.
+  void mark_made(const std::vector<std::int64_t>& indices) {
+    for (const std::int64_t index : indices) made[index] = rows.at(index);
+  }
+  // After every batch.
+  void write(const nlohmann::json& summary) const {
+    if (dir.empty()) return;
+    if (dist::world_size() == 1)
+      write_run_files(dir, rows_csv(rows), summary);
+    else
+      io::write_file_atomic(rank_rows_path(dir, dist::rank()).string(), rows_csv(made));
+  }
+  // --resume: the rows and seconds of an earlier run whose summary agrees with `expected`,
+  // with the rows its ranks left in their own files if it was interrupted. Every rank reads
+  // them; then consolidate() on rank 0, between two barriers, folds the rank files in.
+  void resume(const nlohmann::json& expected, bool allowed) {
+    if (dir.empty()) return;
+    const nlohmann::json earlier = earlier_summary(dir, expected, allowed);
+    if (earlier.is_null()) return;
+    rows = read_rows<Row>(dir / "samples.csv");
+    add_rank_rows(dir, rows);
+    resumed_seconds = earlier.value("seconds", 0.0);
+    std::printf("resume: %zu samples already done in %s\n", rows.size(), (dir / "samples.csv").string().c_str());
+  }
+  // Rank 0 writes the run's files with every row known and removes the ranks' own files.
+  void consolidate(const nlohmann::json& summary) const {
+    if (dir.empty() || dist::rank() != 0) return;
+    write_run_files(dir, rows_csv(rows), summary);
+    for (const auto& path : rank_rows_files(dir)) std::filesystem::remove(path);
+  }
+  // The end of a run of several ranks: rank 0 gathers every rank's rows; seconds become the
+  // sum over ranks. Collective.
+  void gather() {
+    gather_rows(made, rows);
+    std::vector<double> total = {seconds};
+    dist::all_reduce_sum(total);
+    seconds = total[0];
+  }
+};
+
+// After every rank's resume(): rank 0 rewrites each run's files as one (several ranks only).
+// `consolidate(run)` calls run's consolidate with its summary. Collective.
+template <class Runs, class Consolidate>
+void consolidate_after_resume(const Runs& runs, Consolidate&& consolidate) {
+  if (dist::world_size() == 1) return;
+  dist::barrier();
+  for (const auto& run : runs) consolidate(run);
+  dist::barrier();
+}
 
 // {mean, median, mean_ci95} of values (all 0 when there are none), as summary.json reports
 // distances.

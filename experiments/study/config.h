@@ -36,6 +36,7 @@ struct StudyConfig {
   std::string outlier_budgets = "10,100,200", outlier_eps = "0.01,0.02,0.03";
   std::uint64_t seed = 0;
   std::int64_t threads = 2;
+  std::string launcher;  // how, not what: a study may resume with another (run_study.cpp)
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
@@ -81,7 +82,11 @@ struct StudyConfig {
     visit("outlier_budgets", c.outlier_budgets, experiments::Flag{"--outlier-budgets", "OutlierAttack: query budgets"});
     visit("outlier_eps", c.outlier_eps, experiments::Flag{"--outlier-eps", "OutlierAttack: Square radii"});
     visit("seed", c.seed, experiments::Flag{"--seed", "Seed of every stage"});
-    visit("threads", c.threads, experiments::Flag{"--threads", "CPU threads of every stage", experiments::Positive});
+    visit("threads", c.threads, experiments::Flag{"--threads", "CPU threads of every stage (of every rank)", experiments::Positive});
+    visit("launcher", c.launcher,
+          experiments::Flag{"--launcher",
+                            "Command that starts the stages that split their work over MPI ranks (training, pruning, "
+                            "attacks, the OutlierAttack), e.g. 'mpirun -np 4' or 'srun' (empty: one process each)"});
   }
 };
 

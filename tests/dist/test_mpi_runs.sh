@@ -3,14 +3,18 @@
 #   1. run_train under mpirun -np 2 gives the model of one process that simulates 2 ranks
 #      (--simulate-ranks 2: the same global batches, BatchNorm statistics per slice), within
 #      1e-5 of each tensor's largest value; the loss history agrees too, and --resume works.
-#   2. run_cw under mpirun -np 2 writes the same samples.csv, byte for byte, and the same
-#      summary.json but for the seconds, as one process.
-#   3. A run_cw whose rank 1 is killed (SIGKILL) mid-run keeps the batches both ranks finished;
-#      --resume attacks only the missing samples and ends with the single-process files.
+#   2. run_cw, run_blackbox and run_outlier under mpirun -np 2 write the same samples.csv (and
+#      sets.csv), byte for byte, and the same summary.json but for the seconds, as one process.
+#   3. A run_cw and a run_outlier whose rank 1 is killed (SIGKILL) mid-run keep the batches the
+#      ranks finished; --resume measures only the missing samples and ends with the
+#      single-process files.
+#   4. run_study's tiny preset with --launcher (2 ranks) runs its training, pruning, attack and
+#      OutlierAttack stages as 2 ranks and writes its report; rerun without the launcher, it finds
+#      every stage done; run_study itself under mpirun is refused.
 # Exits 77 (skipped) with the reason when mpirun is not installed.
-# Usage: test_mpi_runs.sh RUN_TRAIN RUN_CW PYTHON WORKDIR
+# Usage: test_mpi_runs.sh RUN_TRAIN RUN_CW RUN_BLACKBOX RUN_OUTLIER RUN_STUDY PYTHON WORKDIR
 set -uo pipefail
-run_train=$1 run_cw=$2 python=$3 work=$4
+run_train=$1 run_cw=$2 run_blackbox=$3 run_outlier=$4 run_study=$5 python=$6 work=$7
 if ! command -v mpirun >/dev/null 2>&1; then
   echo "SKIPPED: mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)"
   exit 77
@@ -75,60 +79,145 @@ check "the resumed 2-rank run ends with the uninterrupted 2-rank model (1e-6)" \
 
 # ---- 2. sharded attacks ----------------------------------------------------------------------
 model="$work/mpi/checkpoint.safetensors"
-cw_args=(--model "$model" --data-dir "$work/data" --n 24 --batch-size 2 --attack ddn,pgd-bisect-linf
-         --ddn-steps 20 --bisect-steps 4 --pgd-iterations 5 --threads 1)
-"$run_cw" "${cw_args[@]}" --out "$work/cw-one" >"$work/cw-one.log" 2>&1
-check "run_cw in one process exits 0" test $? -eq 0
-"${mpi[@]}" "$run_cw" "${cw_args[@]}" --out "$work/cw-two" >"$work/cw-two.log" 2>&1
-check "run_cw under mpirun -np 2 exits 0" test $? -eq 0
-same_attack_files() {  # same_attack_files DIR_A DIR_B: samples.csv identical, summary.json but seconds
-  local ok=0 sub
-  for sub in ddn pgd-bisect-linf best; do
-    cmp -s "$1/$sub/samples.csv" "$2/$sub/samples.csv" || { echo "$sub/samples.csv differs"; ok=1; }
-    "$python" - "$1/$sub/summary.json" "$2/$sub/summary.json" <<'PY' || ok=1
+# same_run_files DIR_A DIR_B SUBDIR...: in each SUBDIR, every .csv identical and summary.json
+# equal but for the seconds; no rank file left in DIR_B.
+same_run_files() {
+  local a=$1 b=$2 ok=0 sub file; shift 2
+  for sub in "$@"; do
+    for file in "$a/$sub"/*.csv; do
+      cmp -s "$file" "$b/$sub/$(basename "$file")" || { echo "$sub/$(basename "$file") differs"; ok=1; }
+    done
+    "$python" - "$a/$sub/summary.json" "$b/$sub/summary.json" <<'PY' || ok=1
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for s in (a, b):
     s.pop("seconds")
-sys.exit(0 if a == b and a["samples"] == 24 else 1)
+if a != b:
+    print(sys.argv[1], "and", sys.argv[2], "differ:", {k for k in a if a.get(k) != b.get(k)})
+sys.exit(0 if a == b else 1)
 PY
   done
-  [ -z "$(find "$2" -name 'samples.rank-*')" ] || { echo "rank files left in $2"; ok=1; }
+  [ -z "$(find "$b" -name 'samples.rank-*')" ] || { echo "rank files left in $b"; ok=1; }
   return $ok
 }
-check "2 ranks write the single-process samples.csv and summary.json (but seconds); no rank file left" \
-  same_attack_files "$work/cw-one" "$work/cw-two"
+# one_and_two NAME COMMAND...: COMMAND --out $work/NAME-one in one process, --out $work/NAME-two
+# as 2 ranks; both must exit 0.
+one_and_two() {
+  local name=$1; shift
+  "$@" --out "$work/$name-one" >"$work/$name-one.log" 2>&1
+  check "$name in one process exits 0" test $? -eq 0
+  "${mpi[@]}" "$@" --out "$work/$name-two" >"$work/$name-two.log" 2>&1
+  check "$name under mpirun -np 2 exits 0" test $? -eq 0
+}
+cw_args=(--model "$model" --data-dir "$work/data" --n 24 --batch-size 2 --attack ddn,pgd-bisect-linf
+         --ddn-steps 20 --bisect-steps 4 --pgd-iterations 5 --threads 1)
+one_and_two cw "$run_cw" "${cw_args[@]}"
+check "run_cw: 2 ranks write the single-process files (but seconds); no rank file left" \
+  same_run_files "$work/cw-one" "$work/cw-two" ddn pgd-bisect-linf best
+check "run_cw: all 24 samples in the 2-rank run" grep -q '"samples": 24' "$work/cw-two/best/summary.json"
+
+bb_args=(--model "$model" --data-dir "$work/data" --n 20 --batch-size 3 --attack square-linf,noise-linf
+         --eps 0.05,0.2 --queries 30 --bisect 2 --threads 1)
+one_and_two bb "$run_blackbox" "${bb_args[@]}"
+check "run_blackbox: 2 ranks write the single-process files (but seconds); no rank file left" \
+  same_run_files "$work/bb-one" "$work/bb-two" square-linf/eps-0.05 square-linf/eps-0.2 noise-linf/eps-0.05 \
+  noise-linf/eps-0.2
+check "run_blackbox: all 20 samples in the 2-rank run" grep -q '"samples": 20' "$work/bb-two/square-linf/eps-0.2/summary.json"
+
+# The OutlierAttack needs a B that gets some training samples wrong: a short, slow training.
+"$run_train" --data-dir "$work/data" --limit-train 181 --epochs 1 --batch-size 20 --lr 0.002 --seed 1 --threads 1 \
+  --out "$work/b" >"$work/b.log" 2>&1
+check "run_train of B exits 0" test $? -eq 0
+outlier_args=(--a "$model" --b "$work/b/checkpoint.safetensors" --data-dir "$work/data" --max-per-set 6 --eps 0.05
+              --budgets 5,20 --rays-queries 20 --ddn-steps 10 --fmn-steps 10 --batch-size 2 --threads 1)
+one_and_two outlier "$run_outlier" "${outlier_args[@]}"
+check "run_outlier: 2 ranks write the single-process sets.csv, samples.csv and summary.json (but seconds)" \
+  same_run_files "$work/outlier-one" "$work/outlier-two" .
+check "run_outlier: the run measured some outliers (S) and is complete" "$python" - "$work/outlier-two/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("measured per set:", s["selection"]["measured_per_set"])
+sys.exit(0 if s["complete"] and s["selection"]["measured_per_set"].get("S", 0) > 0 else 1)
+PY
 
 # ---- 3. a rank killed mid-run, then --resume ---------------------------------------------------
-"${mpi[@]}" "$run_cw" "${cw_args[@]}" --out "$work/cw-killed" >"$work/cw-killed.log" 2>&1 &
-launcher=$!
-rank1_rows() { local f="$work/cw-killed/ddn/samples.rank-1.csv"; [ -f "$f" ] && echo $(($(wc -l <"$f") - 1)) || echo 0; }
-for _ in $(seq 1 3000); do [ "$(rank1_rows)" -ge 2 ] && break; sleep 0.02; done
-victim=""
-for pid in $(pgrep -P "$launcher" -f "$run_cw"; pgrep -f "$run_cw.*cw-killed"); do
-  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$pid && break
-done
-[ -n "$victim" ] && kill -9 "$victim"
-wait "$launcher"
-killed_status=$?
-check "rank 1 was found and killed after its first batch, which ended the run with an error" \
-  test -n "$victim" -a "$killed_status" -ne 0
-done_before=$("$python" - "$work/cw-killed" <<'PY'
+# kill_rank1 NAME RANK_FILE MIN_ROWS COMMAND...: COMMAND --out $work/NAME as 2 ranks; rank 1 is
+# killed (SIGKILL) once RANK_FILE (under $work/NAME) has MIN_ROWS rows.
+kill_rank1() {
+  local name=$1 rank_file=$2 min_rows=$3 launcher victim="" pid rows; shift 3
+  "${mpi[@]}" "$@" --out "$work/$name" >"$work/$name.log" 2>&1 &
+  launcher=$!
+  for _ in $(seq 1 3000); do
+    rows=0
+    [ -f "$work/$name/$rank_file" ] && rows=$(($(wc -l <"$work/$name/$rank_file") - 1))
+    [ "$rows" -ge "$min_rows" ] && break
+    sleep 0.02
+  done
+  for pid in $(pgrep -P "$launcher" -f "$1"; pgrep -f "$1.*$work/$name"); do
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$pid && break
+  done
+  [ -n "$victim" ] && kill -9 "$victim"
+  wait "$launcher"
+  local status=$?
+  check "$name: rank 1 was found and killed after its first batch, which ended the run with an error" \
+    test -n "$victim" -a "$status" -ne 0
+}
+# finished_samples DIR GLOB: the samples (split and index) in the CSV files DIR/GLOB.
+finished_samples() {
+  "$python" - "$1" "$2" <<'PY'
 import csv, glob, sys
 rows = set()
-for path in glob.glob(sys.argv[1] + "/*/samples*.csv"):
-    if "/best/" not in path and "/ddn/" in path:
-        rows |= {r["index"] for r in csv.DictReader(open(path))}
+for path in glob.glob(sys.argv[1] + "/" + sys.argv[2]):
+    rows |= {(r.get("split"), r["index"]) for r in csv.DictReader(open(path))}
 print(len(rows))
 PY
-)
+}
+
+kill_rank1 cw-killed ddn/samples.rank-1.csv 2 "$run_cw" "${cw_args[@]}"
+done_before=$(finished_samples "$work/cw-killed" "ddn/samples*.csv")
 echo "ddn samples finished before the kill: $done_before of 24"
-check "some but not all samples were finished before the kill" test "$done_before" -gt 0 -a "$done_before" -lt 24
+check "run_cw: some but not all samples were finished before the kill" test "$done_before" -gt 0 -a "$done_before" -lt 24
 "${mpi[@]}" "$run_cw" "${cw_args[@]}" --out "$work/cw-killed" --resume >"$work/cw-resumed.log" 2>&1
-check "the --resume run exits 0" test $? -eq 0
-check "the --resume run starts from exactly the finished samples" \
+check "run_cw: the --resume run exits 0" test $? -eq 0
+check "run_cw: the --resume run starts from exactly the finished samples" \
   grep -q "resume: $done_before samples already done in $work/cw-killed/ddn/samples.csv" "$work/cw-resumed.log"
-check "after the resume: the single-process files" same_attack_files "$work/cw-one" "$work/cw-killed"
+check "run_cw: after the resume, the single-process files" \
+  same_run_files "$work/cw-one" "$work/cw-killed" ddn pgd-bisect-linf best
+
+# A row per measure: 6 measures (square at one radius, rays, ddn, fmn: 4) of 2 samples = 8 rows.
+kill_rank1 outlier-killed samples.rank-1.csv 8 "$run_outlier" "${outlier_args[@]}"
+done_before=$(finished_samples "$work/outlier-killed" "samples*.csv")
+all=$(finished_samples "$work/outlier-one" "samples.csv")
+echo "outlier samples finished before the kill: $done_before of $all"
+check "run_outlier: some but not all samples were finished before the kill" \
+  test "$done_before" -gt 0 -a "$done_before" -lt "$all"
+"${mpi[@]}" "$run_outlier" "${outlier_args[@]}" --out "$work/outlier-killed" --resume >"$work/outlier-resumed.log" 2>&1
+check "run_outlier: the --resume run exits 0" test $? -eq 0
+check "run_outlier: the --resume run starts from exactly the finished samples" \
+  grep -q "resume: $done_before samples already measured" "$work/outlier-resumed.log"
+check "run_outlier: after the resume, the single-process files" \
+  same_run_files "$work/outlier-one" "$work/outlier-killed" .
+
+# ---- 4. the study's stages as 2 ranks -------------------------------------------------------------
+study=(--preset tiny --data-dir "$work/data" --threads 1 --out "$work/study")
+"$run_study" "${study[@]}" --launcher "${mpi[*]}" >"$work/study.out" 2>&1
+check "run_study --launcher run_mpi.sh exits 0 and writes its report" test $? -eq 0 -a -s "$work/study/report.md"
+check "its stages ran as 2 ranks (training, pruning, attacks, fine-tuning, the OutlierAttack)" "$python" - \
+  "$work/study/study.log" <<'PY'
+import re, sys
+log = open(sys.argv[1]).read()
+launched = {m.group(1) for m in re.finditer(r"^==== \S+: \S*run_mpi\.sh \S*/(run_\w+)", log, re.M)}
+print("launched as 2 ranks:", sorted(launched))
+ok = launched == {"run_train", "run_prune", "run_cw", "run_adv_train", "run_outlier"}
+ok = ok and "on 2 rank(s)" in log and "ranks: 2; gradient all-reduce" in log
+sys.exit(0 if ok else 1)
+PY
+"$run_study" "${study[@]}" >"$work/study-again.out" 2>&1
+check "rerun without the launcher: the same study, every stage done earlier" \
+  test $? -eq 0 -a "$(grep -c 'done earlier' "$work/study-again.out")" -eq "$(grep -c '^\[' "$work/study-again.out")"
+"${mpi[@]}" "$run_study" "${study[@]}" >"$work/study-mpirun.out" 2>&1
+check "run_study under mpirun is refused, pointing to --launcher" grep -q "with --launcher 'mpirun -np K'" \
+  "$work/study-mpirun.out"
 
 [ "$failures" -eq 0 ] && echo "all checks passed" || echo "$failures check(s) failed"
 exit $((failures > 0))
