@@ -132,7 +132,13 @@ inline void check_single_rank(const char* name, const char* instead = "run it as
 // error on any rank ends every rank: the others may be waiting for it inside a collective.
 template <class Body>
 int run_cli(CLI::App& app, int argc, char** argv, const char* name, Body&& body) {
-  dist::Session session;
+  std::optional<dist::Session> session;
+  try {
+    session.emplace();  // throws under an MPI launcher in a build without MPI
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name, e.what());
+    return 1;
+  }
   if (dist::rank() != 0 && !std::freopen("/dev/null", "w", stdout))
     std::fprintf(stderr, "%s: rank %d: cannot silence stdout\n", name, dist::rank());
   try {
