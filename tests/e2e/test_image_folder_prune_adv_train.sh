@@ -7,14 +7,7 @@
 # Usage: test_image_folder_prune_adv_train.sh RUN_PRUNE RUN_ADV_TRAIN RUN_EVAL PYTHON WORKDIR
 set -u
 run_prune=$1 run_adv_train=$2 run_eval=$3 python=$4 work=$5
-here=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work" && mkdir -p "$work"
-failures=0
-check() {
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-"$python" "$here/make_tiny_image_folder.py" "$work" || exit 1
+source "$(dirname "$0")/image_folder_common.sh"
 data=(--data-dir "$work/data" --limit-train 6 --limit-test 9 --batch-size 3)  # the test split: 3 classes
 
 # metadata_is_ours CKPT: the file's metadata names resnet18, ImageNet's mean/std and the image folder.

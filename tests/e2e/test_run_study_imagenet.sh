@@ -4,27 +4,21 @@
 # for ResNet-50, ResNet-34 for ResNet-101: the real ones cost minutes per stage here). A is
 # pruned at one rung here; the memorisation control is trained here. report.md and results.json
 # hold the depth ladder; A, listed in depth_checkpoints too, is measured once (its numbers are
-# A's). Refused before any stage runs: a bare torchvision file, a file of another architecture.
+# A's). Refused before any stage runs: a bare torchvision file, a file of another architecture,
+# depth and depth_checkpoints together.
 # Usage: test_run_study_imagenet.sh RUN_STUDY PYTHON WORKDIR
 set -u
 run_study=$1 python=$2 work=$3
-here=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work" && mkdir -p "$work"
-failures=0
-check() {
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-"$python" "$here/make_tiny_image_folder.py" "$work" || exit 1
+source "$(dirname "$0")/image_folder_common.sh"
 "$python" "$here/../../tools/torchvision_to_safetensors.py" --arch resnet34 --random-init --seed 6 --num-classes 3 \
   --out "$work/resnet34.safetensors" || exit 1
 a="$work/converted.safetensors"
 cat >"$work/config.json" <<EOF
 {"data_dir": "$work/data", "model_a": "$a",
  "depth_checkpoints": "resnet18=$a,resnet34=$work/resnet34.safetensors",
- "rungs": "0.5", "outlier_rungs": "0.5", "parity_epochs": 2, "parity_limit_train": 6, "eval_limit": 0,
- "attack_n": 2, "attacks": "cw-l2,ddn", "cw_search_steps": 1, "cw_iterations": 3, "ddn_steps": 3, "fmn_steps": 3,
- "adv_examples": 3, "adv_steps": 1, "adv_robust_n": 2,
+ "rungs": "0.5", "outlier_rungs": "0.5", "parity_epochs": 1, "parity_limit_train": 6, "eval_limit": 0,
+ "attack_n": 1, "attacks": "cw-l2,ddn", "cw_search_steps": 1, "cw_iterations": 3, "ddn_steps": 3, "fmn_steps": 3,
+ "adv_examples": 3, "adv_steps": 1, "adv_robust_n": 1,
  "outlier_limit": 0, "outlier_max_per_set": 2, "outlier_rays_queries": 5, "outlier_budgets": "5",
  "outlier_eps": "0.05"}
 EOF
