@@ -713,12 +713,12 @@ int run(const CLI::App& app, Args& args) {
     std::printf("resume: the study in %s\n", out.c_str());
   }
   fs::create_directories(out);
+  const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
+  Study study(with_shipped_paths(config), out, bin);
+  study.plan();  // before config.json: a config the plan refuses is not kept, a corrected one may use the same --out
   io::write_file_atomic(config_path.string(), resolved.dump(2) + "\n");
   std::printf("study (%s preset) in %s; the children's output goes to %s/study.log\n", args.preset.c_str(), out.c_str(),
               out.c_str());
-  const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
-  Study study(with_shipped_paths(config), out, bin);
-  study.plan();
   study.run();
   Json results = study.results();
   results["run"] = {{"name", fs::path(out).filename().string()},

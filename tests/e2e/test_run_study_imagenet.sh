@@ -4,8 +4,8 @@
 # for ResNet-50, ResNet-34 for ResNet-101: the real ones cost minutes per stage here). A is
 # pruned at one rung here; the memorisation control is trained here. report.md and results.json
 # hold the depth ladder; A, listed in depth_checkpoints too, is measured once (its numbers are
-# A's). Refused before any stage runs: a bare torchvision file, a file of another architecture,
-# depth and depth_checkpoints together.
+# A's). Refused before any stage runs (no config.json kept): a bare torchvision file, a file of
+# another architecture, depth and depth_checkpoints together.
 # Usage: test_run_study_imagenet.sh RUN_STUDY PYTHON WORKDIR
 set -u
 run_study=$1 python=$2 work=$3
@@ -49,14 +49,16 @@ check "A is measured once (no stages of its depth-ladder name)" \
   test ! -e "$work/study/stages/eval-resnet18-test.json" -a ! -e "$work/study/stages/adv-resnet18"
 check "report.md shows the depth ladder" grep -q "resnet34" "$work/study/report.md"
 
-# refused PATTERN ARGS...: the study with ARGS stops before any stage, its error holds PATTERN.
+# refused PATTERN ARGS...: the study with ARGS stops before any stage and keeps no config.json (a
+# corrected config may use the same --out); its error holds PATTERN.
 refused() {
   local pattern=$1; shift
   rm -rf "$work/refused"
   "$run_study" --preset imagenet --config "$work/config.json" "$@" --out "$work/refused" >"$work/refused.log" 2>&1
   local status=$?
   cat "$work/refused.log"
-  [ "$status" -ne 0 ] && grep -q -- "$pattern" "$work/refused.log" && [ ! -e "$work/refused/stages/prune" ]
+  [ "$status" -ne 0 ] && grep -q -- "$pattern" "$work/refused.log" && [ ! -e "$work/refused/stages/prune" ] &&
+    [ ! -e "$work/refused/config.json" ]
 }
 check "a bare torchvision file is refused, naming the converter" \
   refused "torchvision_to_safetensors" --depth-checkpoints "resnet18=$work/bare.safetensors"
