@@ -18,6 +18,8 @@
 // with run_prune's layout (DIR/dense/, DIR/rung-*/ each with checkpoint.safetensors,
 // summary.json, train_predictions.npy, capacity.json; DIR/ladder.json, DIR/ladder.csv with the
 // new columns; DIR/summary.json), so run_cw and run_blackbox take its checkpoints unchanged.
+// A torchvision state_dict saved as safetensors without our metadata loads with --arch
+// (resnet50, ...); what this writes carries the metadata, so later tools need no --arch.
 // Every --checkpoint-every steps the model and optimiser state go atomically to <model>/partial/;
 // --resume continues there and reproduces the uninterrupted run.
 #include <nlohmann/json.hpp>
@@ -45,7 +47,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Args {
-  std::string from, ladder, dense, out, data_dir;
+  std::string from, ladder, dense, arch, out, data_dir;
   oa::experiments::AdversarialRecipe recipe;
   double fraction = 1.0;
   std::int64_t adv_examples = 60000;
@@ -186,7 +188,7 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
     std::printf("%s: done earlier (%s)\n", src.name.c_str(), summary_path.string().c_str());
     return summary;
   }
-  auto loaded = experiments::load_model(src.checkpoint);
+  auto loaded = experiments::load_model(src.checkpoint, args_.arch);
   auto& model = *loaded.model;
   model.to(device_);
   const auto widths = prune::chain_widths(model);
@@ -356,7 +358,7 @@ int AdvTrain::run() {
   const auto list = sources();
   fs::create_directories(out_);
 
-  const auto first = experiments::load_model(list[0].checkpoint);
+  const auto first = experiments::load_model(list[0].checkpoint, args_.arch);
   experiments::DataChoice choice{.name = first.metadata.value("dataset", std::string("fashion-mnist")),
                                  .dir = args_.data_dir,
                                  .labels = first.metadata.value("labels", std::string("true")),
@@ -413,6 +415,7 @@ int main(int argc, char** argv) {
                  "--ladder: the dense model, when neither DIR/dense/checkpoint.safetensors nor the ladder's "
                  "options.from is found")
       ->needs(ladder);
+  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
   app.add_option("--out", args.out, "Output directory")->required();
   app.add_option("--attack", args.recipe.attack, "How the examples are made: pgd-linf, pgd-l2 or ddn")
       ->capture_default_str()

@@ -93,7 +93,9 @@ int run(const Args& args) {
     const std::size_t sparse_layers = prune::to_sparse(*loaded.model, args.sparse_threshold);
     std::printf("sparse path: %zu conv layers with at least %g zeros\n", sparse_layers, args.sparse_threshold);
   }
-  nlohmann::json summary = {{"checkpoint", args.checkpoint}, {"architecture", loaded.config.name}};
+  nlohmann::json summary = {{"checkpoint", args.checkpoint},
+                            {"architecture", loaded.config.name},
+                            {"parameters", loaded.parameters}};
   if (!args.input.empty()) {
     const Tensor inputs = io::read_npy(args.input);
     OA_CHECK(inputs.dtype() == DType::Float32 && inputs.dim() == 4 && inputs.size(1) == loaded.config.in_channels,
@@ -113,11 +115,13 @@ int run(const Args& args) {
     if (choice.name.empty()) choice.name = loaded.metadata.value("dataset", "fashion-mnist");
     if (loaded.metadata.contains("labels") && args.data.labels == "true")
       choice.labels = loaded.metadata["labels"].get<std::string>();
-    // An image folder (ImageNet) is streamed with bounded memory; the others fit in memory.
+    // An image folder (ImageNet) is streamed with bounded memory; the others fit in memory, and
+    // so does the memorisation control's image folder (index-parity labels: the stream keeps the
+    // folder labels), read as far as --limit.
     std::unique_ptr<data::ImageFolderStream> stream;
     std::unique_ptr<data::BatchLoader> loader;
     std::function<std::optional<data::Batch>()> next_batch;
-    if (choice.name == "image-folder") {
+    if (choice.name == "image-folder" && choice.labels == "true") {
       stream = experiments::stream_image_folder(choice, args.split, args.batch_size);
       experiments::check_data_fits(loaded.config, choice.dir, stream->channels(),
                                    static_cast<std::int64_t>(stream->index().class_names.size()));

@@ -12,6 +12,8 @@
 //   --schedule oneshot: prune to the rung's sparsity, then fine-tune;
 //   --schedule cubic: Zhu & Gupta's gradual schedule from the previous rung's sparsity to this
 //     one's over the first half of the fine-tuning steps, pruning every --prune-every steps.
+// --arch resnet50 (...) reads a --from file without our metadata (a torchvision state_dict saved
+// as safetensors); the rungs' checkpoints carry the metadata, so later tools need no --arch.
 // DIR receives rung-<s>/checkpoint.safetensors (masks and widths included), per rung and for
 // the dense model train_predictions.npy (the predicted class of every training sample, int64)
 // and capacity.json (per-layer parameters and FLOPs), and ladder.csv + ladder.json (one row
@@ -49,7 +51,7 @@ using oa::experiments::Positive;
 namespace {
 
 struct Args {
-  std::string from, out, method = "global", schedule = "oneshot", data_dir;
+  std::string from, arch, out, method = "global", schedule = "oneshot", data_dir;
   std::vector<double> sparsities{0.5, 0.7, 0.9, 0.95, 0.98};
   int finetune_epochs = 1;
   double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;
@@ -188,7 +190,7 @@ int Ladder::run() {
              "the same ones", ladder_path.string(), saved["options"].dump());
     rows_ = saved["rungs"];
   }
-  dense_ = experiments::load_model(args_.from);
+  dense_ = experiments::load_model(args_.from, args_.arch);
   dense_.model->to(device_);
   experiments::DataChoice choice{.name = dense_.metadata.value("dataset", std::string("fashion-mnist")),
                                  .dir = args_.data_dir,
@@ -262,6 +264,7 @@ int main(int argc, char** argv) {
   CLI::App app{"The capacity ladder: prune a trained model further and further (magnitude or filter pruning), "
                "fine-tune and measure every rung; resumable."};
   app.add_option("--from", args.from, "The dense model A (checkpoint .safetensors)")->required();
+  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
   app.add_option("--out", args.out, "Output directory (ladder.csv, ladder.json, rung-<s>/)")->required();
   app.add_option("--sparsity", args.sparsities, "Rising sparsities of the rungs, comma-separated")
       ->delimiter(',')

@@ -8,8 +8,9 @@
 // atomically (run_train, run_prune, run_eval, run_cw, run_adv_train, run_outlier):
 //   1. model A (a shipped or given checkpoint, or trained here) and its pruning ladder (a shipped
 //      run_prune ladder, or pruned here), the depth ladder (ResNet-20/32/44/56/110 trained
-//      alike) and the memorisation control (A's architecture on index-parity labels: odd 1,
-//      even 0, nothing to learn but the samples themselves);
+//      alike, or given checkpoints: converted torchvision ResNet-50/101/152 for ImageNet) and
+//      the memorisation control (A's architecture, or the `architecture` key's, on index-parity
+//      labels: odd 1, even 0, nothing to learn but the samples themselves);
 //   2. accuracy of every model on the train and test splits;
 //   3. minimal-distance attacks (run_cw: CW-L2 always among them, with DDN, FMN, ...) on the
 //      first N train and N test samples of every model, per sample the best of them;
@@ -27,12 +28,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -44,6 +47,8 @@
 #include "experiments/study/report.h"
 #include "framework/core/error.h"
 #include "framework/io/atomic_file.h"
+#include "framework/io/checkpoint.h"
+#include "framework/io/safetensors.h"
 #include "framework/util/progress_bar.h"
 
 namespace fs = std::filesystem;
@@ -225,6 +230,10 @@ struct StudyModel {
   std::string checkpoint;
   std::string trained_on;  // the file whose "parameters" or ladder entry gives its capacity
   std::int64_t train_limit = 0;  // the training samples it saw (0: all), for its train accuracy
+  // The model whose stages measure this one: empty for its own; "dense" for a given depth
+  // checkpoint that is A (ImageNet's ResNet-50), so the same file is not measured twice.
+  std::string measured_as;
+  const std::string& stages() const { return measured_as.empty() ? name : measured_as; }
 };
 
 // The depth of a CIFAR-style ResNet name (resnet32 -> 32).
@@ -234,12 +243,41 @@ double depth_of(const std::string& architecture) {
   return std::stod(architecture.substr(digits));
 }
 
+// The depth ladder's given checkpoints ("resnet50=PATH,resnet101=PATH"): (architecture, path)
+// pairs, each file a checkpoint whose metadata names that architecture, so that every stage
+// loads it without --arch (a bare torchvision file is refused: convert it).
+std::vector<std::pair<std::string, std::string>> given_checkpoints(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> given;
+  for (const auto& item : split_list(text)) {
+    const std::size_t equals = item.find('=');
+    OA_CHECK(equals != std::string::npos && equals > 0 && equals + 1 < item.size(),
+             "depth_checkpoints: '{}' is not ARCH=PATH (e.g. resnet50=weights/resnet50.safetensors)", item);
+    const std::string arch = item.substr(0, equals), path = item.substr(equals + 1);
+    OA_CHECK(fs::is_regular_file(path), "depth_checkpoints: {}: no such file", path);
+    OA_CHECK(oa::io::read_safetensors_metadata(path).count("format"),
+             "depth_checkpoints: {} has no OutlierAttack metadata (a torchvision state_dict as it is?): convert it "
+             "with tools/torchvision_to_safetensors.py (README \"ImageNet\")",
+             path);
+    const Json meta = oa::io::read_checkpoint_metadata(path);
+    OA_CHECK(meta.value("architecture", "") == arch, "depth_checkpoints: {} holds a {}, not a {}", path,
+             meta.value("architecture", "model of no named architecture"), arch);
+    given.emplace_back(arch, path);
+  }
+  return given;
+}
+
 class Study {
  public:
   Study(StudyConfig config, fs::path out, fs::path bin)
       : c_(std::move(config)), out_(out), runner_(out, bin, c_.launcher) {}
 
   void plan() {
+    OA_CHECK(c_.data != "image-folder" || (!c_.model_a.empty() && !c_.data_dir.empty()),
+             "data image-folder: give data_dir (--data-dir, the image folder) and model_a (--model-a, converted "
+             "torchvision weights); A is not trained on an image folder here (README \"ImageNet\")");
+    OA_CHECK(c_.depth.empty() || c_.depth_checkpoints.empty(),
+             "give the depth ladder once: depth (trained here: '{}') or depth_checkpoints (given: '{}')", c_.depth,
+             c_.depth_checkpoints);
     // 1. A and its pruning ladder.
     std::string a = c_.model_a;
     if (a.empty()) {
@@ -262,12 +300,18 @@ class Study {
       models_.push_back({name, "prune", std::stod(rung), (ladder / name / "checkpoint.safetensors").string(),
                          (ladder / "ladder.json").string(), 0});
     }
-    // The depth ladder and the memorisation control, trained here.
+    // The depth ladder, trained here or given (its capacity then from run_eval's parameter
+    // count), and the memorisation control, trained here.
     for (const auto& arch : split_list(c_.depth)) {
       const std::string stage = "train-" + arch;
       add({stage, train_command(arch, c_.depth_epochs, c_.depth_limit_train, stage), true, 3});
       models_.push_back({arch, "depth", depth_of(arch), (runner_.dir(stage) / "checkpoint.safetensors").string(),
                          (runner_.dir(stage) / "summary.json").string(), c_.depth_limit_train});
+    }
+    for (const auto& [arch, path] : given_checkpoints(c_.depth_checkpoints)) {
+      StudyModel m{arch, "depth", depth_of(arch), path, "", 0, fs::exists(a) && fs::equivalent(path, a) ? "dense" : ""};
+      m.trained_on = runner_.dir(eval_stage(m.stages(), "test")).string() + ".json";
+      models_.push_back(m);
     }
     // The control must fit its labels, which only the samples themselves explain: no augmentation
     // and no weight decay (both fight memorisation), small batches for more steps.
@@ -279,7 +323,10 @@ class Study {
     models_.push_back({"parity", "memorisation", 0.0, (runner_.dir("train-parity") / "checkpoint.safetensors").string(),
                        (runner_.dir("train-parity") / "summary.json").string(), c_.parity_limit_train});
     // 2. Accuracy; 3. attacks; 4. equal adversarial fine-tuning and the attacks again.
-    for (const auto& m : models_)
+    std::vector<StudyModel> measured;  // each once
+    std::copy_if(models_.begin(), models_.end(), std::back_inserter(measured),
+                 [](const StudyModel& m) { return m.measured_as.empty(); });
+    for (const auto& m : measured)
       for (const std::string split : {"train", "test"}) {
         std::int64_t limit = c_.eval_limit;
         if (split == "train" && m.train_limit > 0) limit = limit > 0 ? std::min(limit, m.train_limit) : m.train_limit;
@@ -288,8 +335,8 @@ class Study {
                           "--out", (runner_.dir(eval_stage(m.name, split)).string() + ".json")}),
              false, 0.5});
       }
-    for (const auto& m : models_) add_attacks(m.name, m.checkpoint);
-    for (const auto& m : models_) {
+    for (const auto& m : measured) add_attacks(m.name, m.checkpoint);
+    for (const auto& m : measured) {
       if (m.ladder == "memorisation") continue;
       const std::string stage = "adv-" + m.name;
       add({stage,
@@ -444,16 +491,16 @@ double capacity_of(const fs::path& source, const std::string& name) {
 Json Study::model_json(const StudyModel& m) const {
   Json j = {{"name", m.name},
             {"x", m.x},
-            {"capacity", capacity_of(m.trained_on, m.name)},
+            {"capacity", capacity_of(m.trained_on, m.stages())},
             {"checkpoint", m.checkpoint},
-            {"train_accuracy", read_json(runner_.dir(eval_stage(m.name, "train")).string() + ".json")["accuracy"]},
-            {"test_accuracy", read_json(runner_.dir(eval_stage(m.name, "test")).string() + ".json")["accuracy"]}};
+            {"train_accuracy", read_json(runner_.dir(eval_stage(m.stages(), "train")).string() + ".json")["accuracy"]},
+            {"test_accuracy", read_json(runner_.dir(eval_stage(m.stages(), "test")).string() + ".json")["accuracy"]}};
   for (const std::string split : {"train", "test"}) {
-    j["attacks"]["before"][split] = dist_json(runner_.dir(attack_stage(m.name, split)));
-    const fs::path after = runner_.dir(attack_stage("after-" + m.name, split));
+    j["attacks"]["before"][split] = dist_json(runner_.dir(attack_stage(m.stages(), split)));
+    const fs::path after = runner_.dir(attack_stage("after-" + m.stages(), split));
     if (fs::exists(after / "best" / "samples.csv")) j["attacks"]["after"][split] = dist_json(after);
   }
-  const fs::path adv = runner_.dir("adv-" + m.name) / "summary.json";
+  const fs::path adv = runner_.dir("adv-" + m.stages()) / "summary.json";
   if (fs::exists(adv)) {
     const Json s = read_json(adv);
     j["robust_accuracy"] = {{"before", s["robust_accuracy_before"]},
@@ -508,6 +555,7 @@ Json Study::checks_json() const {
   // Unbounded minimal-distance attacks break every sample they attack.
   for (const auto& m : models_)
     for (const std::string split : {"train", "test"}) {
+      if (!m.measured_as.empty()) continue;  // checked as the model it is
       const Json s = read_json(runner_.dir(attack_stage(m.name, split)) / "best" / "summary.json");
       const auto attacked = s.value("attacked", 0);
       const auto successes = std::llround(s.value("success_rate", 0.0) * attacked);
@@ -583,7 +631,7 @@ Json Study::checks_json() const {
                                           : "a larger radius broke fewer samples"}});
   }
   for (const auto& m : models_)
-    if (m.ladder != "memorisation" && fs::exists(runner_.dir("adv-" + m.name) / "summary.json")) {
+    if (m.ladder != "memorisation" && m.measured_as.empty() && fs::exists(runner_.dir("adv-" + m.name) / "summary.json")) {
       const Json warnings = read_json(runner_.dir("adv-" + m.name) / "summary.json").value("warnings", Json::array());
       checks.push_back({{"name", "no sign of gradient masking in the fine-tuned model"},
                         {"model", m.name},
@@ -680,12 +728,12 @@ int run(const CLI::App& app, Args& args) {
     std::printf("resume: the study in %s\n", out.c_str());
   }
   fs::create_directories(out);
+  const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
+  Study study(with_shipped_paths(config), out, bin);
+  study.plan();  // before config.json: a config the plan refuses is not kept, a corrected one may use the same --out
   io::write_file_atomic(config_path.string(), resolved.dump(2) + "\n");
   std::printf("study (%s preset) in %s; the children's output goes to %s/study.log\n", args.preset.c_str(), out.c_str(),
               out.c_str());
-  const fs::path bin = fs::canonical("/proc/self/exe").parent_path();
-  Study study(with_shipped_paths(config), out, bin);
-  study.plan();
   study.run();
   Json results = study.results();
   results["run"] = {{"name", fs::path(out).filename().string()},
@@ -714,7 +762,8 @@ int main(int argc, char** argv) {
                "minimal adversarial distances, equal adversarial fine-tuning, the OutlierAttack, sanity checks, "
                "and a report with a verdict per hypothesis. Reruns resume."};
   app.add_option("--preset", args.preset,
-                 "quick (minutes), full (the proposal's scale on Fashion-MNIST), cifar10 (a GPU job) or tiny (tests)")
+                 "quick (minutes), full (the proposal's scale on Fashion-MNIST), cifar10 or imagenet (GPU jobs; "
+                 "imagenet needs your data and weights: README \"ImageNet\") or tiny (tests)")
       ->capture_default_str();
   app.add_option("--config", args.config_file, "A JSON file of config keys (over the preset; flags over both)");
   CLI::Option* out = app.add_option("--out", args.out, "Output directory (default: results/<preset>-<time>)");

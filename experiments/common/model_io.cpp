@@ -141,6 +141,12 @@ models::ModelConfig torchvision_config(const io::SafetensorsFile& file, const st
           .input_mean = nn::kImageNetMean, .input_std = nn::kImageNetStd};
 }
 
+std::int64_t parameter_count(const nn::Module& model) {
+  std::int64_t count = 0;
+  for (const auto& p : model.parameters()) count += p.numel();
+  return count;
+}
+
 // Refuses a loaded model whose parameters or buffers hold NaN or inf.
 void check_finite_state(const nn::Module& model, const std::string& path) {
   for (const auto& named : {model.named_parameters(), model.named_buffers()})
@@ -158,7 +164,7 @@ LoadedModel load_model(const std::string& path, const std::string& arch) {
     auto model = build_model(config, meta, path);
     io::load_tensors(file, path, *model);
     check_finite_state(*model, path);
-    return {model, config, meta};
+    return {model, config, meta, parameter_count(*model)};
   }
   const nlohmann::json meta = io::read_checkpoint_metadata(path);
   const models::ModelConfig config = model_config(meta, path);
@@ -167,7 +173,7 @@ LoadedModel load_model(const std::string& path, const std::string& arch) {
   auto model = build_model(config, meta, path);
   nlohmann::json loaded = io::load_checkpoint(path, *model);
   check_finite_state(*model, path);
-  return {model, config, loaded};
+  return {model, config, loaded, parameter_count(*model)};
 }
 
 LoadedModel load_frozen_model(const std::string& path, const std::string& arch) {

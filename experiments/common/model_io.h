@@ -15,6 +15,7 @@ struct LoadedModel {
   std::shared_ptr<nn::Module> model;
   models::ModelConfig config;
   nlohmann::json metadata;
+  std::int64_t parameters = 0;  // elements of the parameters as loaded (before any BatchNorm folding)
 };
 
 // Writes the checkpoint with config's fields ("architecture", "in_channels", "image_size",

@@ -50,6 +50,36 @@ Json preset_values(const std::string& preset) {
                    {"outlier_eps", "0.004,0.008,0.016"}});
     return values;
   }
+  // imagenet: the proposal's ImageNet study (a GPU job: --device cuda). The user gives the data
+  // (data_dir: an ImageFolder tree with train/ and val/; every stage that does not stream loads
+  // its split into memory, so a class-balanced subset: README "ImageNet"), A (model_a: ResNet-50)
+  // and the depth ladder (depth_checkpoints: ResNet-50/101/152), all converted torchvision
+  // weights. Pruned here; the memorisation control is a ResNet-18 trained here on index-parity
+  // labels. Budgets below full's where a ResNet-152 at 224x224 would make them days; ImageNet's
+  // usual PGD radius 4/255.
+  if (preset == "imagenet") {
+    Json values = preset_values("full");
+    values.update({{"data", "image-folder"},
+                   {"model_a", ""},
+                   {"architecture", "resnet18"},
+                   {"ladder", ""},
+                   {"rungs", "0.3,0.5,0.7,0.9"},
+                   {"depth", ""},
+                   {"parity_limit_train", 2000},
+                   {"attack_n", 100},
+                   {"attacks", "cw-l2,ddn,fmn-linf"},  // no CW-Linf: its iterations per (tau, c) pair add up unbounded
+                   {"cw_iterations", 200},
+                   {"ddn_steps", 100},
+                   {"fmn_steps", 100},
+                   {"adv_examples", 10000},
+                   {"adv_steps", 3},
+                   {"adv_robust_n", 200},
+                   {"adv_eps", 4.0 / 255},
+                   {"outlier_rungs", "0.7,0.9"},
+                   {"outlier_max_per_set", 50},
+                   {"outlier_eps", "0.004,0.008,0.016"}});
+    return values;
+  }
   // tiny: the tests' study on the tiny IDX data they write (everything trained here).
   if (preset == "tiny")
     return {{"model_a", ""},
@@ -75,7 +105,7 @@ Json preset_values(const std::string& preset) {
             {"outlier_rays_queries", 20},
             {"outlier_budgets", "5,20"},
             {"outlier_eps", "0.05,0.2"}};
-  throw Error(fmt::format("--preset: unknown preset '{}' (quick, full, cifar10, tiny)", preset));
+  throw Error(fmt::format("--preset: unknown preset '{}' (quick, full, cifar10, imagenet, tiny)", preset));
 }
 
 namespace {

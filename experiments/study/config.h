@@ -23,6 +23,7 @@ struct StudyConfig {
   std::string ladder = "models/weights/resnet20-fashion-mnist-ladder-global";  // empty: prune A here
   std::string rungs = "0.7,0.9,0.98";  // the sparsities of the ladder that the study uses
   std::string depth = "resnet20,resnet32";
+  std::string depth_checkpoints;  // the depth ladder from given files instead: "resnet50=PATH,resnet101=PATH"
   std::int64_t depth_epochs = 2, depth_limit_train = 5000;
   std::int64_t parity_epochs = 25, parity_limit_train = 500;
   std::int64_t eval_limit = 2000;  // accuracy on the first N samples of each split (0: all)
@@ -40,7 +41,7 @@ struct StudyConfig {
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
-    visit("data", c.data, experiments::Flag{"--data", "Data set of the models trained here: fashion-mnist, mnist, cifar10"});
+    visit("data", c.data, experiments::Flag{"--data", "Data set of the models trained here: fashion-mnist, mnist, cifar10, image-folder"});
     visit("data_dir", c.data_dir, experiments::Flag{"--data-dir", "Directory of the data set (default: its own)"});
     visit("device", c.device, experiments::Flag{"--device", "cpu or cuda, for every stage"});
     visit("model_a", c.model_a, experiments::Flag{"--model-a", "Checkpoint of A (empty: train A here)"});
@@ -49,6 +50,10 @@ struct StudyConfig {
     visit("ladder", c.ladder, experiments::Flag{"--ladder", "A run_prune ladder of A (empty: prune A here at --rungs)"});
     visit("rungs", c.rungs, experiments::Flag{"--rungs", "Sparsities of the ladder used, comma-separated"});
     visit("depth", c.depth, experiments::Flag{"--depth", "Depth ladder architectures, comma-separated (empty: none)"});
+    visit("depth_checkpoints", c.depth_checkpoints,
+          experiments::Flag{"--depth-checkpoints",
+                            "Depth ladder from given checkpoints instead of training (with --depth empty): "
+                            "ARCH=PATH,... each with our metadata (tools/torchvision_to_safetensors.py writes it)"});
     visit("depth_epochs", c.depth_epochs, experiments::Flag{"--depth-epochs", "Training epochs of each depth", experiments::Positive});
     visit("depth_limit_train", c.depth_limit_train,
           experiments::Flag{"--depth-limit-train", "Depth ladder: first N training samples (0: all)", experiments::NonNegative});
@@ -90,7 +95,7 @@ struct StudyConfig {
   }
 };
 
-// The values of `preset` (quick, full, cifar10, tiny) that differ from the defaults; throws for
+// The values of `preset` (quick, full, cifar10, imagenet, tiny) that differ from the defaults; throws for
 // an unknown preset.
 nlohmann::json preset_values(const std::string& preset);
 

@@ -7,14 +7,7 @@
 # Usage: test_run_eval_image_folder.sh RUN_EVAL RUN_CW RUN_BLACKBOX PYTHON WORKDIR
 set -u
 run_eval=$1 run_cw=$2 run_blackbox=$3 python=$4 work=$5
-here=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$work" && mkdir -p "$work"
-failures=0
-check() {
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
-}
-"$python" "$here/make_tiny_image_folder.py" "$work" || exit 1
+source "$(dirname "$0")/image_folder_common.sh"
 eval_folder() {  # eval_folder NAME ARGS...: run_eval on the folder's val split into $work/NAME.{json,npy,log}
   local name=$1; shift
   "$run_eval" --data image-folder --data-dir "$work/data" --split test --batch-size 4 \

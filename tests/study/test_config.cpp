@@ -38,7 +38,7 @@ TEST_CASE("study config: the file overrides the preset, which overrides the defa
   CHECK(config.device == "cpu");       // the default
   CHECK(load_study_config("full", "").attack_n == 500);
   // Every preset passes the checks a config file must pass.
-  for (const char* preset : {"quick", "full", "cifar10", "tiny"}) CHECK_NOTHROW(load_study_config(preset, ""));
+  for (const char* preset : {"quick", "full", "cifar10", "imagenet", "tiny"}) CHECK_NOTHROW(load_study_config(preset, ""));
   CHECK_THROWS_WITH(load_study_config("huge", ""), doctest::Contains("unknown preset 'huge'"));
 }
 
