@@ -232,7 +232,7 @@ struct StudyModel {
   std::int64_t train_limit = 0;  // the training samples it saw (0: all), for its train accuracy
   // The model whose stages measure this one: empty for its own; "dense" for a given depth
   // checkpoint that is A (ImageNet's ResNet-50), so the same file is not measured twice.
-  std::string measured_as;
+  std::string measured_as{};
   const std::string& stages() const { return measured_as.empty() ? name : measured_as; }
 };
 
