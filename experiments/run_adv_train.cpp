@@ -57,7 +57,7 @@ struct Args {
   std::int64_t batch_size = 128, crop_padding = 2, limit_train = 0, limit_test = 0;
   std::int64_t robust_n = 1000, robust_steps = 50, robust_restarts = 3, noise_draws = 100;
   std::int64_t checkpoint_every = 50;
-  int stop_after = 0;
+  int stop_after = 0, simulate_ranks = 1;
   oa::experiments::RuntimeOptions runtime;
 };
 
@@ -245,7 +245,8 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
          .first_step = step,
          .last_step = step + std::min(args_.checkpoint_every > 0 ? args_.checkpoint_every : per_epoch,
                                       total_steps - (first_global + step)),
-         .adversarial = &adv});
+         .adversarial = &adv,
+         .simulated_ranks = args_.simulate_ranks});
     step += stats.steps;
     trained += stats.samples;
     loss_sum += stats.loss * static_cast<double>(stats.samples);
@@ -253,14 +254,17 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
     train_seconds += stats.seconds;
     if (step >= per_epoch) epoch += 1, step = 0;
     // The optimiser state first, then the checkpoint that names its count: a kill between the
-    // two leaves an optimiser file ahead of the checkpoint, which --resume detects.
-    fs::create_directories(partial);
-    io::write_safetensors(partial_optimizer.string(), optimizer.state(), {{"made", std::to_string(adv.made)}});
+    // two leaves an optimiser file ahead of the checkpoint, which --resume detects. Every rank
+    // holds the same model and optimiser: rank 0 writes them.
     const nlohmann::json meta = {{"options", options},          {"made", adv.made},       {"epoch", epoch},
                                  {"step", step},                {"trained", trained},     {"loss_sum", loss_sum},
                                  {"correct_sum", correct_sum},  {"train_seconds", train_seconds},
                                  {"before", before}};
-    io::save_checkpoint(partial_checkpoint.string(), model, meta);
+    if (dist::rank() == 0) {
+      fs::create_directories(partial);
+      io::write_safetensors(partial_optimizer.string(), optimizer.state(), {{"made", std::to_string(adv.made)}});
+      io::save_checkpoint(partial_checkpoint.string(), model, meta);
+    }
     chunks_ += 1;
     if (args_.stop_after > 0 && chunks_ >= args_.stop_after && adv.made < args_.adv_examples) {
       std::printf("stopped after %d checkpoint(s) as asked; --resume continues\n", chunks_);
@@ -300,7 +304,7 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
                                     {"seed", args_.recipe.seed}};
   for (const char* key : {"sparsity_target", "sparsity", "method"})
     if (loaded.metadata.contains(key)) checkpoint_meta[key] = loaded.metadata[key];
-  experiments::save_model((src.dir / "checkpoint.safetensors").string(), model, loaded.config, checkpoint_meta);
+  if (dist::rank() == 0) experiments::save_model((src.dir / "checkpoint.safetensors").string(), model, loaded.config, checkpoint_meta);
 
   nlohmann::json warnings = nlohmann::json::array();
   warn_if_masked(before, src.name, "before fine-tuning", warnings);
@@ -314,8 +318,10 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
                             {"warnings", warnings}, {"threads", args_.runtime.threads},
                             {"device", args_.runtime.device}};
   summary.update(row);  // the row's keys at the top level too
-  io::write_file_atomic(summary_path.string(), summary.dump(2) + "\n");  // last: the model is done
-  fs::remove_all(partial);
+  if (dist::rank() == 0) {
+    io::write_file_atomic(summary_path.string(), summary.dump(2) + "\n");  // last: the model is done
+    fs::remove_all(partial);
+  }
   std::printf("%s: %lld adversarial examples in %lld steps (%.0f s); clean %.2f%% -> %.2f%%, robust %.2f%% -> "
               "%.2f%%, noise %.2f%% -> %.2f%% (first %lld test samples, eps %g)\n",
               src.name.c_str(), (long long)adv.made, (long long)total_steps, train_seconds,
@@ -328,6 +334,7 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
 }
 
 void AdvTrain::write_ladder(const nlohmann::json& rows) const {
+  if (oa::dist::rank() != 0) return;  // every rank holds the same rows: rank 0 writes them
   nlohmann::json options = run_options(args_);
   options["from"] = (out_ / "dense" / "checkpoint.safetensors").string();  // the ladder's model A
   options["source_ladder"] = args_.ladder;
@@ -379,6 +386,7 @@ int AdvTrain::run() {
     const auto summary = fine_tune(src);
     if (!summary) return 0;  // --stop-after
     if (ladder_ && src.name == "dense") {
+      dist::barrier();  // rank 0 has written the predictions read here
       dense_weights_ = (*summary)["weights"].get<std::int64_t>();
       dense_predictions_ = io::read_npy((src.dir / "train_predictions.npy").string()).to_vector<std::int64_t>();
     }
@@ -391,7 +399,7 @@ int AdvTrain::run() {
                                     {"adv_examples", args_.adv_examples},
                                     {"rungs", rows},
                                     {"warnings", warnings}};
-    io::write_file_atomic((out_ / "summary.json").string(), summary.dump(2) + "\n");
+    if (dist::rank() == 0) io::write_file_atomic((out_ / "summary.json").string(), summary.dump(2) + "\n");
     std::printf("wrote %s/{ladder.csv,ladder.json,summary.json} and one directory per model\n", args_.out.c_str());
   } else {
     std::printf("wrote %s/{checkpoint.safetensors,summary.json}\n", args_.out.c_str());
@@ -415,7 +423,7 @@ int main(int argc, char** argv) {
                  "--ladder: the dense model, when neither DIR/dense/checkpoint.safetensors nor the ladder's "
                  "options.from is found")
       ->needs(ladder);
-  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (of --from)");
   app.add_option("--out", args.out, "Output directory")->required();
   app.add_option("--attack", args.recipe.attack, "How the examples are made: pgd-linf, pgd-l2 or ddn")
       ->capture_default_str()
@@ -478,6 +486,7 @@ int main(int argc, char** argv) {
                  "Stop after this many checkpoints of this invocation; --resume continues (0: run to the end)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--resume", args.resume, "Continue the run in --out");
+  oa::experiments::add_simulate_ranks_flag(app, args.simulate_ranks);
   args.runtime.add_to(app);
   app.callback([&] {
     if (args.from.empty() == args.ladder.empty())

@@ -397,7 +397,7 @@ int main(int argc, char** argv) {
   app.add_option("--eps", args.eps, "Radius or comma-separated radii (0: rays-linf's minimal distance)")
       ->delimiter(',')
       ->capture_default_str();
-  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (the --model, not the --surrogate)");
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (of --model, not --surrogate)");
   app.add_option("--surrogate", args.surrogate, "transfer-*: the attacker's own model, attacked white-box");
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data-dir", args.data_dir, "Directory of the data set (default: the data set's own)");

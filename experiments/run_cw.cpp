@@ -548,7 +548,7 @@ int main(int argc, char** argv) {
   app.add_option("--model", args.checkpoints, "Checkpoint(s) (.safetensors), comma-separated")
       ->required()
       ->delimiter(',');
-  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (of every --model)");
   app.add_option("--attack", args.attacks,
                  "cw-l2, cw-linf, ddn, fmn-linf, pgd-bisect-linf, pgd-bisect-l2, or a comma-separated list")
       ->delimiter(',')

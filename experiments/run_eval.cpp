@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Evaluate a checkpoint on a data split or on an .npy array of inputs."};
   app.add_option("--model", args.checkpoint, "Checkpoint (.safetensors) written by run_train or the converter")
       ->required();
-  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (of --model)");
   app.add_option("--split", args.split, "train or test")->capture_default_str();
   app.add_option("--data", args.data.name, "Data set (default: the one the checkpoint was trained on)");
   app.add_option("--data-dir", args.data.dir, "Directory of the data set");

@@ -53,7 +53,7 @@ namespace {
 struct Args {
   std::string from, arch, out, method = "global", schedule = "oneshot", data_dir;
   std::vector<double> sparsities{0.5, 0.7, 0.9, 0.95, 0.98};
-  int finetune_epochs = 1;
+  int finetune_epochs = 1, simulate_ranks = 1;
   double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;
   bool nesterov = true, keep_first_dense = true, keep_last_dense = false, flip = true, resume = false;
   std::int64_t batch_size = 128, crop_padding = 2, prune_every = 50, limit_train = 0, limit_test = 0;
@@ -143,7 +143,8 @@ void Ladder::prune_and_finetune(oa::nn::Module& model, std::size_t rung, double 
         model, optimizer, loader, epoch,
         {.lr_at = lr_at,
          .label = fmt::format("{} fine-tune {}/{}", experiments::rung_name(target), epoch + 1, args_.finetune_epochs),
-         .before_step = before_step});
+         .before_step = before_step,
+         .simulated_ranks = args_.simulate_ranks});
   }
   if (gradual) prune_to(target);  // exact, even when the ramp is shorter than one pruning interval
 }
@@ -156,6 +157,7 @@ nlohmann::json Ladder::measure(oa::nn::Module& model, const std::string& name, d
 }
 
 void Ladder::write_ladder() const {
+  if (oa::dist::rank() != 0) return;  // every rank holds the same ladder: rank 0 writes it
   const nlohmann::json ladder = {{"options", ladder_options(args_)}, {"rungs", rows_}};
   oa::io::write_file_atomic((out_ / "ladder.json").string(), ladder.dump(2) + "\n");
   oa::io::write_file_atomic((out_ / "ladder.csv").string(),
@@ -190,6 +192,7 @@ int Ladder::run() {
              "the same ones", ladder_path.string(), saved["options"].dump());
     rows_ = saved["rungs"];
   }
+  oa::dist::barrier();  // every rank has looked for an earlier ladder before rank 0 writes one
   dense_ = experiments::load_model(args_.from, args_.arch);
   dense_.model->to(device_);
   experiments::DataChoice choice{.name = dense_.metadata.value("dataset", std::string("fashion-mnist")),
@@ -241,8 +244,9 @@ int Ladder::run() {
                                  {"sparsity", row["sparsity"]},      {"finetune_epochs", args_.finetune_epochs},
                                  {"train_accuracy", row["train_accuracy"]}, {"test_accuracy", row["test_accuracy"]},
                                  {"seed", args_.seed}};
-    experiments::save_model((out_ / experiments::rung_name(target) / "checkpoint.safetensors").string(), *model,
-                            dense_.config, meta);
+    if (dist::rank() == 0)  // every rank holds the same model
+      experiments::save_model((out_ / experiments::rung_name(target) / "checkpoint.safetensors").string(), *model,
+                              dense_.config, meta);
     rows_.push_back(row);
     write_ladder();  // after the checkpoint: a row in ladder.json means its rung is complete
     std::printf("rung %g: sparsity %.4f, test %.2f%% (dense %.2f%%), train %.2f%%, A right & B wrong: %lld, %.0f s\n",
@@ -264,7 +268,7 @@ int main(int argc, char** argv) {
   CLI::App app{"The capacity ladder: prune a trained model further and further (magnitude or filter pruning), "
                "fine-tune and measure every rung; resumable."};
   app.add_option("--from", args.from, "The dense model A (checkpoint .safetensors)")->required();
-  app.add_option("--arch", args.arch, oa::experiments::kArchHelp);
+  app.add_option("--arch", args.arch, std::string(oa::experiments::kArchHelp) + " (of --from)");
   app.add_option("--out", args.out, "Output directory (ladder.csv, ladder.json, rung-<s>/)")->required();
   app.add_option("--sparsity", args.sparsities, "Rising sparsities of the rungs, comma-separated")
       ->delimiter(',')
@@ -305,6 +309,7 @@ int main(int argc, char** argv) {
   app.add_option("--limit-test", args.limit_test, "Use only the first N test images (0: all)")
       ->check(NonNegative);
   app.add_option("--seed", args.seed, "Seed of shuffling and augmentation")->capture_default_str();
+  oa::experiments::add_simulate_ranks_flag(app, args.simulate_ranks);
   app.add_flag("--resume", args.resume, "Continue the ladder in --out at its first unfinished rung");
   args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_prune", [&] { return Ladder(args).run(); });

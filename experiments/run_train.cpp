@@ -201,10 +201,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--flip", args.flip, "Random horizontal flips (true/false)")->capture_default_str();
   app.add_option("--seed", args.seed, "Seed of initialisation, shuffling and augmentation")->capture_default_str();
-  app.add_option("--simulate-ranks", args.simulate_ranks,
-                 "Train as K data-parallel MPI ranks would, in this one process (reproduces an mpirun -np K run)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  oa::experiments::add_simulate_ranks_flag(app, args.simulate_ranks);
   args.runtime.add_to(app);
   return oa::experiments::run_cli(app, argc, argv, "run_train", [&] { return run(args); });
 }

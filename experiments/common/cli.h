@@ -127,6 +127,15 @@ inline void check_single_rank(const char* name, const char* instead = "run it as
            name, dist::world_size(), instead);
 }
 
+// --simulate-ranks K: the data-parallel steps of K MPI ranks in this one process (the training
+// loop's TrainEpochOptions::simulated_ranks), what a run under mpirun -np K is tested against.
+inline void add_simulate_ranks_flag(CLI::App& app, int& ranks) {
+  app.add_option("--simulate-ranks", ranks,
+                 "Train as K data-parallel MPI ranks would, in this one process (reproduces an mpirun -np K run)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
 // Parses the command line and runs body() as one rank of the run's dist world (a world of one
 // without mpirun). Ranks other than 0 keep stdout quiet (their errors still reach stderr). An
 // error on any rank ends every rank: the others may be waiting for it inside a collective.

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "experiments/common/training.h"
+#include "framework/dist/dist.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/npy.h"
 #include "framework/prune/capacity.h"
@@ -67,10 +68,12 @@ nlohmann::json measure_rung(nn::Module& model, const std::string& name, double t
     a_right_b_wrong += a[i] == labels[i] && predictions[i] != labels[i];
     a_wrong_b_right += a[i] != labels[i] && predictions[i] == labels[i];
   }
-  std::filesystem::create_directories(dir);
-  io::write_npy((dir / "train_predictions.npy").string(),
-                Tensor::from_vector(predictions, {static_cast<std::int64_t>(predictions.size())}));
-  io::write_file_atomic((dir / "capacity.json").string(), prune::to_json(capacity).dump(2) + "\n");
+  if (dist::rank() == 0) {  // every rank of a data-parallel run holds the same model
+    std::filesystem::create_directories(dir);
+    io::write_npy((dir / "train_predictions.npy").string(),
+                  Tensor::from_vector(predictions, {static_cast<std::int64_t>(predictions.size())}));
+    io::write_file_atomic((dir / "capacity.json").string(), prune::to_json(capacity).dump(2) + "\n");
+  }
   return {{"rung", name},
           {"sparsity_target", target},
           {"sparsity", sparsity},

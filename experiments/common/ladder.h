@@ -26,7 +26,7 @@ extern const std::vector<std::string> kLadderColumns;
 std::string ladder_csv(const nlohmann::json& rows, const std::vector<std::string>& columns);
 
 // Measures `model` as rung `name` (target sparsity `target`) and writes dir/train_predictions.npy
-// and dir/capacity.json: train and test accuracy, nonzero parameters and FLOPs, the sparsity
+// and dir/capacity.json (rank 0 of a data-parallel run; every rank measures): train and test accuracy, nonzero parameters and FLOPs, the sparsity
 // against `dense_weights` (the dense model's weight count; 0: this model is the dense one),
 // and how many training samples the dense model (its predictions `dense_predictions`; empty:
 // this one) gets right and this one wrong, and the reverse. `predictions` receives this

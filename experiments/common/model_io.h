@@ -45,7 +45,7 @@ LoadedModel load_model(const std::string& path, const std::string& arch = "");
 
 // What --arch says in the --help of the run_* that take it.
 inline constexpr const char* kArchHelp =
-    "Architecture of a --model file without OutlierAttack metadata (a torchvision state_dict saved as "
+    "Architecture of a model file without OutlierAttack metadata (a torchvision state_dict saved as "
     "safetensors): resnet18, resnet34, resnet50, resnet101 or resnet152; the model then normalises its "
     "[0, 1] input with ImageNet's mean and std, as torchvision's pretrained weights expect";
 

@@ -3,6 +3,8 @@
 #   1. run_train under mpirun -np 2 gives the model of one process that simulates 2 ranks
 #      (--simulate-ranks 2: the same global batches, BatchNorm statistics per slice), within
 #      1e-5 of each tensor's largest value; the loss history agrees too, and --resume works.
+#      run_prune (one rung, fine-tuned) and run_adv_train under mpirun -np 2 likewise give the
+#      models of one process with --simulate-ranks 2.
 #   2. run_cw, run_blackbox and run_outlier under mpirun -np 2 write the same samples.csv (and
 #      sets.csv), byte for byte, and the same summary.json but for the seconds, as one process.
 #   3. A run_cw and a run_outlier whose rank 1 is killed (SIGKILL) mid-run keep the batches the
@@ -12,9 +14,10 @@
 #      OutlierAttack stages as 2 ranks and writes its report; rerun without the launcher, it finds
 #      every stage done; run_study itself under mpirun is refused.
 # Exits 77 (skipped) with the reason when mpirun is not installed.
-# Usage: test_mpi_runs.sh RUN_TRAIN RUN_CW RUN_BLACKBOX RUN_OUTLIER RUN_STUDY PYTHON WORKDIR
+# Usage: test_mpi_runs.sh RUN_TRAIN RUN_PRUNE RUN_ADV_TRAIN RUN_CW RUN_BLACKBOX RUN_OUTLIER RUN_STUDY PYTHON
+#                          WORKDIR
 set -uo pipefail
-run_train=$1 run_cw=$2 run_blackbox=$3 run_outlier=$4 run_study=$5 python=$6 work=$7
+run_train=$1 run_prune=$2 run_adv_train=$3 run_cw=$4 run_blackbox=$5 run_outlier=$6 run_study=$7 python=$8 work=$9
 if ! command -v mpirun >/dev/null 2>&1; then
   echo "SKIPPED: mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)"
   exit 77
@@ -76,6 +79,33 @@ check "no temporary file left behind by the ranks" test -z "$(find "$work/mpi" -
 check "mpirun --resume continues after epoch 1" grep -q "resume: .* after epoch 1" "$work/mpi-r2.log"
 check "the resumed 2-rank run ends with the uninterrupted 2-rank model (1e-6)" \
   compare_checkpoints "$work/mpi/checkpoint.safetensors" "$work/mpi-resumed/checkpoint.safetensors" 1e-6
+
+# The fine-tuning of run_prune and of run_adv_train: the same data-parallel loop.
+prune_args=(--from "$work/mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
+            --sparsity 0.5 --finetune-epochs 1 --batch-size 20 --threads 1)
+"$run_prune" "${prune_args[@]}" --simulate-ranks 2 --out "$work/prune-simulated" >"$work/prune-simulated.log" 2>&1
+check "run_prune --simulate-ranks 2 exits 0" test $? -eq 0
+"${mpi[@]}" "$run_prune" "${prune_args[@]}" --out "$work/prune-mpi" >"$work/prune-mpi.log" 2>&1
+check "run_prune under mpirun -np 2 exits 0" test $? -eq 0
+check "run_prune: the 2-rank rung equals the one-process rung of 2 simulated ranks (1e-5)" compare_checkpoints \
+  "$work/prune-simulated/rung-0.5/checkpoint.safetensors" "$work/prune-mpi/rung-0.5/checkpoint.safetensors" 1e-5
+check "run_prune: the same ladder.csv but for the seconds" "$python" - "$work/prune-simulated/ladder.csv" \
+  "$work/prune-mpi/ladder.csv" <<'PY'
+import csv, sys
+a, b = ([{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(p))] for p in sys.argv[1:3])
+sys.exit(0 if a == b and len(a) == 2 else 1)
+PY
+adv_args=(--from "$work/mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
+          --adv-examples 60 --steps 2 --batch-size 20 --robust-n 10 --robust-steps 4 --robust-restarts 1
+          --noise-draws 5 --threads 1)
+"$run_adv_train" "${adv_args[@]}" --simulate-ranks 2 --out "$work/adv-simulated" >"$work/adv-simulated.log" 2>&1
+check "run_adv_train --simulate-ranks 2 exits 0" test $? -eq 0
+"${mpi[@]}" "$run_adv_train" "${adv_args[@]}" --out "$work/adv-mpi" >"$work/adv-mpi.log" 2>&1
+check "run_adv_train under mpirun -np 2 exits 0" test $? -eq 0
+check "run_adv_train: the 2-rank model equals the one-process model of 2 simulated ranks (1e-5)" compare_checkpoints \
+  "$work/adv-simulated/checkpoint.safetensors" "$work/adv-mpi/checkpoint.safetensors" 1e-5
+check "run_adv_train: no partial checkpoint or temporary file left" \
+  test -z "$(find "$work/adv-mpi" "$work/prune-mpi" -name 'partial' -o -name '*.tmp*')"
 
 # ---- 2. sharded attacks ----------------------------------------------------------------------
 model="$work/mpi/checkpoint.safetensors"
