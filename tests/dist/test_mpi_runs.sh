@@ -26,12 +26,18 @@ source "$(dirname "$0")/../e2e/common.sh"
 mpi=("$(dirname "$0")/run_mpi.sh")
 
 # ---- 1. data-parallel training ---------------------------------------------------------------
+# simulated_and_mpi NAME COMMAND...: COMMAND --simulate-ranks 2 --out $work/NAME-simulated in one
+# process and COMMAND --out $work/NAME-mpi as 2 ranks; both must exit 0.
+simulated_and_mpi() {
+  local name=$1; shift
+  "$@" --simulate-ranks 2 --out "$work/$name-simulated" >"$work/$name-simulated.log" 2>&1
+  check "$name --simulate-ranks 2 exits 0" test $? -eq 0
+  "${mpi[@]}" "$@" --out "$work/$name-mpi" >"$work/$name-mpi.log" 2>&1
+  check "$name under mpirun -np 2 exits 0" test $? -eq 0
+}
 # 181 images in batches of 20: the last batch has 1 row, rank 0's whole (weight 1), rank 1 none.
 train_args=(--data-dir "$work/data" --limit-train 181 --epochs 2 --batch-size 20 --lr 0.05 --threads 1)
-"$run_train" "${train_args[@]}" --simulate-ranks 2 --out "$work/simulated" >"$work/simulated.log" 2>&1
-check "run_train --simulate-ranks 2 exits 0" test $? -eq 0
-"${mpi[@]}" "$run_train" "${train_args[@]}" --out "$work/mpi" >"$work/mpi.log" 2>&1
-check "run_train under mpirun -np 2 exits 0" test $? -eq 0
+simulated_and_mpi train "$run_train" "${train_args[@]}"
 compare_checkpoints() {  # compare_checkpoints A B TOLERANCE: every tensor within TOLERANCE * max|A|
   "$python" - "$@" <<'PY'
 import array, json, struct, sys
@@ -58,9 +64,9 @@ sys.exit(0 if worst <= tolerance else 1)
 PY
 }
 check "mpirun -np 2 model equals the one-process model of 2 simulated ranks (1e-5)" \
-  compare_checkpoints "$work/simulated/checkpoint.safetensors" "$work/mpi/checkpoint.safetensors" 1e-5
+  compare_checkpoints "$work/train-simulated/checkpoint.safetensors" "$work/train-mpi/checkpoint.safetensors" 1e-5
 check "the 2-rank loss history is the global one (equal to the simulated run's within 1e-5)" "$python" - \
-  "$work/simulated/history.csv" "$work/mpi/history.csv" <<'PY'
+  "$work/train-simulated/history.csv" "$work/train-mpi/history.csv" <<'PY'
 import csv, sys
 a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
 ok = len(a) == len(b) == 2
@@ -72,21 +78,18 @@ sys.exit(0 if ok else 1)
 PY
 # The test accuracy is a real check only if the model learned: the tiny task is separable.
 check "the 2-rank model learned the tiny task (test accuracy above 80%)" grep -q '"test_accuracy": 0\.[89]\|"test_accuracy": 1' \
-  "$work/mpi/summary.json"
-check "no temporary file left behind by the ranks" test -z "$(find "$work/mpi" -name '*.tmp*')"
+  "$work/train-mpi/summary.json"
+check "no temporary file left behind by the ranks" test -z "$(find "$work/train-mpi" -name '*.tmp*')"
 "${mpi[@]}" "$run_train" "${train_args[@]}" --out "$work/mpi-resumed" --stop-after 1 >"$work/mpi-r1.log" 2>&1
 "${mpi[@]}" "$run_train" "${train_args[@]}" --out "$work/mpi-resumed" --resume >"$work/mpi-r2.log" 2>&1
 check "mpirun --resume continues after epoch 1" grep -q "resume: .* after epoch 1" "$work/mpi-r2.log"
 check "the resumed 2-rank run ends with the uninterrupted 2-rank model (1e-6)" \
-  compare_checkpoints "$work/mpi/checkpoint.safetensors" "$work/mpi-resumed/checkpoint.safetensors" 1e-6
+  compare_checkpoints "$work/train-mpi/checkpoint.safetensors" "$work/mpi-resumed/checkpoint.safetensors" 1e-6
 
 # The fine-tuning of run_prune and of run_adv_train: the same data-parallel loop.
-prune_args=(--from "$work/mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
+prune_args=(--from "$work/train-mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
             --sparsity 0.5 --finetune-epochs 1 --batch-size 20 --threads 1)
-"$run_prune" "${prune_args[@]}" --simulate-ranks 2 --out "$work/prune-simulated" >"$work/prune-simulated.log" 2>&1
-check "run_prune --simulate-ranks 2 exits 0" test $? -eq 0
-"${mpi[@]}" "$run_prune" "${prune_args[@]}" --out "$work/prune-mpi" >"$work/prune-mpi.log" 2>&1
-check "run_prune under mpirun -np 2 exits 0" test $? -eq 0
+simulated_and_mpi prune "$run_prune" "${prune_args[@]}"
 check "run_prune: the 2-rank rung equals the one-process rung of 2 simulated ranks (1e-5)" compare_checkpoints \
   "$work/prune-simulated/rung-0.5/checkpoint.safetensors" "$work/prune-mpi/rung-0.5/checkpoint.safetensors" 1e-5
 check "run_prune: the same ladder.csv but for the seconds" "$python" - "$work/prune-simulated/ladder.csv" \
@@ -95,20 +98,17 @@ import csv, sys
 a, b = ([{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(p))] for p in sys.argv[1:3])
 sys.exit(0 if a == b and len(a) == 2 else 1)
 PY
-adv_args=(--from "$work/mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
+adv_args=(--from "$work/train-mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
           --adv-examples 60 --steps 2 --batch-size 20 --robust-n 10 --robust-steps 4 --robust-restarts 1
           --noise-draws 5 --threads 1)
-"$run_adv_train" "${adv_args[@]}" --simulate-ranks 2 --out "$work/adv-simulated" >"$work/adv-simulated.log" 2>&1
-check "run_adv_train --simulate-ranks 2 exits 0" test $? -eq 0
-"${mpi[@]}" "$run_adv_train" "${adv_args[@]}" --out "$work/adv-mpi" >"$work/adv-mpi.log" 2>&1
-check "run_adv_train under mpirun -np 2 exits 0" test $? -eq 0
+simulated_and_mpi adv "$run_adv_train" "${adv_args[@]}"
 check "run_adv_train: the 2-rank model equals the one-process model of 2 simulated ranks (1e-5)" compare_checkpoints \
   "$work/adv-simulated/checkpoint.safetensors" "$work/adv-mpi/checkpoint.safetensors" 1e-5
 check "run_adv_train: no partial checkpoint or temporary file left" \
   test -z "$(find "$work/adv-mpi" "$work/prune-mpi" -name 'partial' -o -name '*.tmp*')"
 
 # ---- 2. sharded attacks ----------------------------------------------------------------------
-model="$work/mpi/checkpoint.safetensors"
+model="$work/train-mpi/checkpoint.safetensors"
 # same_run_files DIR_A DIR_B SUBDIR...: in each SUBDIR, every .csv identical and summary.json
 # equal but for the seconds; no rank file left in DIR_B.
 same_run_files() {
