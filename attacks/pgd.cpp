@@ -46,6 +46,7 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
     // Uniform in the Linf cube of side 2 eps, then projected onto the ball (for L2 a simple
     // random start, not uniform in the ball) and the box.
     std::mt19937_64 rng(o.seed);
+    rng.discard(static_cast<unsigned long long>(o.first_row * dim));  // one draw per pixel of the rows before
     std::uniform_real_distribution<double> uniform(-1.0, 1.0);
     std::vector<double> start(static_cast<std::size_t>(n * dim));
     for (std::int64_t k = 0; k < n * dim; ++k) start[k] = eps[k / dim] * uniform(rng);
@@ -91,8 +92,8 @@ AttackOutput pgd_with_radii(nn::Module& model, const Tensor& x, const Tensor& la
 }
 
 void check_pgd_options(const PgdOptions& o, const char* op) {
-  OA_CHECK(o.eps >= 0 && o.step >= 0 && o.iterations >= 1, "{}: invalid eps {}, step {} or iterations {}", op, o.eps,
-           o.step, o.iterations);
+  OA_CHECK(o.eps >= 0 && o.step >= 0 && o.iterations >= 1 && o.first_row >= 0,
+           "{}: invalid eps {}, step {}, iterations {} or first row {}", op, o.eps, o.step, o.iterations, o.first_row);
 }
 
 }  // namespace

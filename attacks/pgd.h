@@ -22,6 +22,9 @@ struct PgdOptions {
   bool random_start = true;
   std::uint64_t seed = 0;
   bool targeted = false;
+  // The random start of sample i is the one of row first_row + i of a batch drawn with `seed`:
+  // a slice of a batch (a rank's share) gets the starts its rows get in the whole batch.
+  std::int64_t first_row = 0;
 };
 
 AttackOutput pgd(nn::Module& model, const Tensor& x, const Tensor& labels, const PgdOptions& options);

@@ -23,7 +23,7 @@ decltype(AdversarialBatches::make) adversarial_example_maker(const AdversarialRe
            "adversarial training: eps ({}) must be > 0, steps ({}) >= 1 and the step size ({}) >= 0", r.eps, r.steps,
            r.step_size);
   if (r.attack == "ddn")
-    return [r](nn::Module& model, const Tensor& x, const Tensor& y, std::int64_t, std::int64_t) {
+    return [r](nn::Module& model, const Tensor& x, const Tensor& y, std::int64_t, std::int64_t, std::int64_t) {
       const attacks::AttackOutput out = attacks::ddn(model, x, y, {.steps = r.steps});
       // The cap: delta * min(1, eps / ||delta||_2) stays in the box (between x and x + delta).
       NoGradGuard no_grad;
@@ -32,7 +32,8 @@ decltype(AdversarialBatches::make) adversarial_example_maker(const AdversarialRe
       for (double& s : scale) s = s > r.eps ? r.eps / s : 1.0;
       return add(x, mul(delta, attacks::per_sample(scale, x)));
     };
-  return [r](nn::Module& model, const Tensor& x, const Tensor& y, std::int64_t epoch, std::int64_t step) {
+  return [r](nn::Module& model, const Tensor& x, const Tensor& y, std::int64_t epoch, std::int64_t step,
+             std::int64_t first_row) {
     // The same (seed, epoch, step) gives the same random start, in every rung and after a resume.
     const std::uint64_t seed = (r.seed * 1000003u + static_cast<std::uint64_t>(epoch)) * 1000003u +
                                static_cast<std::uint64_t>(step);
@@ -42,7 +43,8 @@ decltype(AdversarialBatches::make) adversarial_example_maker(const AdversarialRe
                                            .step = r.step_size,
                                            .iterations = r.steps,
                                            .random_start = r.random_start,
-                                           .seed = seed});
+                                           .seed = seed,
+                                           .first_row = first_row});
   };
 }
 

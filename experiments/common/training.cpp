@@ -107,36 +107,46 @@ Tensor stack_rows(const Tensor& top, const Tensor& bottom) {
   return out;
 }
 
-// The inputs and labels of one adversarial-training step, on the host: the batch's first rows
-// replaced by adversarial examples (made by `adv` against `model`) and counted in adv.made.
-// When the budget ends inside the batch, the batch is cut so that exactly the remaining
-// examples are made, with clean rows in the same proportion.
-std::pair<Tensor, Tensor> adversarial_batch(nn::Module& model, AdversarialBatches& adv, const data::Batch& batch,
-                                            std::int64_t epoch, std::int64_t step) {
-  const std::int64_t rows = batch.labels.numel(), remaining = adv.stop_at - adv.made;
+// The rows of one adversarial-training step: the batch cut to `kept` rows, of which the first
+// `adversarial` become adversarial examples. When the budget ends inside the batch, the batch
+// is cut so that exactly the remaining examples are made, with clean rows in the same
+// proportion.
+struct AdversarialStep {
+  std::int64_t adversarial = 0, kept = 0;
+};
+AdversarialStep adversarial_step(std::int64_t rows, const AdversarialBatches& adv) {
+  const std::int64_t remaining = adv.stop_at - adv.made;
   std::int64_t adversarial = adversarial_rows(rows, adv.fraction), kept = rows;
   if (adversarial > remaining) {
     adversarial = remaining;
     kept = std::clamp<std::int64_t>(std::llround(static_cast<double>(remaining) / adv.fraction), remaining, rows);
   }
-  const auto first = range(0, adversarial), rest = range(adversarial, kept);
-  const Tensor labels = data::take_rows(batch.labels, range(0, kept));
-  // The examples are made with the model in eval mode: BatchNorm normalises with its running
-  // statistics and leaves them alone, so the attack's many intermediate iterates (which the
-  // model never trains on) do not enter the statistics, and the example answers the model as it
-  // will be evaluated. The update that follows runs in train mode, on batch statistics of the
-  // batch it trains on, adversarial rows included.
-  Tensor inputs = rest.empty() ? Tensor() : data::take_rows(batch.images, rest);  // the clean rows
-  if (adversarial > 0) {
+  return {adversarial, kept};
+}
+
+// The inputs of the rows [slice.begin, slice.end) of an adversarial-training step: the
+// adversarial examples of those among its first s.adversarial rows (made by `adv` against
+// `model`, each from the random start of its row in the batch), then the clean images of the
+// others. The examples are made with the model in eval mode: BatchNorm normalises with its
+// running statistics and leaves them alone, so the attack's many intermediate iterates (which
+// the model never trains on) do not enter the statistics, and the example answers the model
+// as it will be evaluated. The update that follows runs in train mode, on batch statistics of
+// the slice it trains on, adversarial rows included. Each example depends on its own row only,
+// so a rank makes the examples of its slice alone.
+Tensor adversarial_slice(nn::Module& model, const AdversarialBatches& adv, const data::Batch& batch,
+                         const AdversarialStep& s, const dist::RowRange& slice, std::int64_t epoch, std::int64_t step) {
+  const std::int64_t split = std::clamp(s.adversarial, slice.begin, slice.end);
+  const auto attacked = range(slice.begin, split), clean = range(split, slice.end);
+  Tensor inputs = clean.empty() ? Tensor() : data::take_rows(batch.images, clean);
+  if (!attacked.empty()) {
     model.eval();
     const Device device = model.device();
-    const Tensor examples = adv.make(model, data::take_rows(batch.images, first).to(device),
-                                     data::take_rows(batch.labels, first).to(device), epoch, step);
+    const Tensor examples = adv.make(model, data::take_rows(batch.images, attacked).to(device),
+                                     data::take_rows(batch.labels, attacked).to(device), epoch, step, slice.begin);
     model.train();
-    adv.made += adversarial;
     inputs = inputs.defined() ? stack_rows(examples, inputs) : examples;
   }
-  return {inputs.detach().to(Device::CPU), labels};
+  return inputs.detach();
 }
 
 // The model's state that a forward pass in train mode changes: the values of its buffers.
@@ -203,18 +213,30 @@ EpochStats train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Bat
         if (o.before_step) o.before_step(step);
         optimizer.set_lr(o.lr_at(step));
         const Device device = model.device();
-        const auto [inputs, labels] =
-            adv ? adversarial_batch(model, *adv, batch, epoch, step) : std::pair{batch.images, batch.labels};
-        const std::int64_t rows = labels.numel();
+        const AdversarialStep plan = adv ? adversarial_step(batch.labels.numel(), *adv)
+                                         : AdversarialStep{0, batch.labels.numel()};
+        const std::int64_t rows = plan.kept;
+        // The inputs of my slices first (adversarial examples against the model as the step
+        // finds it, as every rank makes its own), then their updates.
+        std::vector<Tensor> inputs;
+        for (const int k : my_slices) {
+          const dist::RowRange slice = dist::batch_slice(rows, k, slices);
+          if (slice.size() == 0)  // a batch of fewer rows than ranks leaves this one none
+            inputs.emplace_back();
+          else
+            inputs.push_back(adv ? adversarial_slice(model, *adv, batch, plan, slice, epoch, step)
+                                 : data::take_rows(batch.images, range(slice.begin, slice.end)));
+        }
+        if (adv) adv->made += plan.adversarial;
         optimizer.zero_grad();
         std::vector<Tensor> rank0_buffers;  // the running statistics after slice 0, when simulating
         Tensor logits, slice_labels;
         double loss_sum = 0;  // over the rows of my slices
-        for (const int k : my_slices) {
+        for (std::size_t m = 0; m < my_slices.size(); ++m) {
+          const int k = my_slices[m];
           const dist::RowRange slice = dist::batch_slice(rows, k, slices);
           if (slice.size() == 0) continue;
-          const auto positions = range(slice.begin, slice.end);
-          const Tensor x = data::take_rows(inputs, positions).to(device), y = data::take_rows(labels, positions);
+          const Tensor x = inputs[m].to(device), y = data::take_rows(batch.labels, range(slice.begin, slice.end));
           Tensor slice_logits = model(x);
           Tensor loss = cross_entropy(slice_logits, y.to(device), o.label_smoothing);
           const double value = loss.item();

@@ -26,10 +26,12 @@ struct EpochStats {
 // model being trained, and counts them one by one. The budget is exact: once `made` reaches
 // `stop_at` the epoch ends, and the step that reaches it has its batch cut to fit.
 struct AdversarialBatches {
-  // The adversarial examples of images and labels (on the model's device) against `model`.
-  // `epoch` and `step` fix the random start, so a resumed run draws the same starts.
+  // The adversarial examples of images and labels (on the model's device) against `model`:
+  // rows first_row, first_row + 1, ... of the step's batch. `epoch` and `step` fix the random
+  // starts of the batch, and a row's start is the same whichever slice of the batch it is made
+  // in, so a resumed run, and a run of any number of ranks, draw the same starts.
   std::function<Tensor(nn::Module& model, const Tensor& images, const Tensor& labels, std::int64_t epoch,
-                       std::int64_t step)>
+                       std::int64_t step, std::int64_t first_row)>
       make;
   double fraction = 1.0;
   std::int64_t stop_at = 0;  // the budget: the epoch ends when `made` reaches it

@@ -98,3 +98,23 @@ TEST_CASE("pgd_training_examples: every step is taken and the last iterate is ke
   CHECK_THROWS_WITH_AS(oa::attacks::pgd_training_examples(*p.model, p.x, p.labels, {.eps = eps, .targeted = true}),
                        doctest::Contains("untargeted"), oa::Error);
 }
+
+TEST_CASE("pgd_training_examples: a slice of a batch (first_row) gets the random starts its rows get in the batch") {
+  // One tiny step: the examples are their random starts, nearly. A rank making the examples of
+  // its slice of the batch must make those of the whole batch's rows.
+  auto p = oa::test::make_two_class_problem(6);
+  const oa::attacks::PgdOptions whole_batch{.eps = 0.3, .step = 1e-3, .iterations = 1, .random_start = true, .seed = 5};
+  const auto whole = oa::attacks::pgd_training_examples(*p.model, p.x, p.labels, whole_batch).to_vector<double>();
+  const std::vector<std::int64_t> rows{2, 3, 4, 5};
+  const Tensor x = oa::data::take_rows(p.x, rows), labels = oa::data::take_rows(p.labels, rows);
+  oa::attacks::PgdOptions slice_of_it = whole_batch;
+  slice_of_it.first_row = 2;
+  const auto slice = oa::attacks::pgd_training_examples(*p.model, x, labels, slice_of_it).to_vector<double>();
+  const std::vector<double> expected(whole.begin() + static_cast<std::ptrdiff_t>(whole.size() / 6 * 2), whole.end());
+  CHECK(slice == expected);
+  // Without first_row the slice draws the batch's first starts: the check above can fail.
+  CHECK(oa::attacks::pgd_training_examples(*p.model, x, labels, whole_batch).to_vector<double>() != expected);
+  slice_of_it.first_row = -1;
+  CHECK_THROWS_WITH_AS(oa::attacks::pgd_training_examples(*p.model, x, labels, slice_of_it),
+                       doctest::Contains("first row -1"), oa::Error);
+}
