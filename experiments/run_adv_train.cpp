@@ -55,7 +55,7 @@ struct Args {
   std::string schedule = "cosine";
   bool nesterov = true, flip = true, resume = false;
   std::int64_t batch_size = 128, crop_padding = 2, limit_train = 0, limit_test = 0;
-  std::int64_t robust_n = 1000, robust_steps = 50, robust_restarts = 3, noise_draws = 100;
+  std::int64_t robust_n = 1000, robust_steps = 50, robust_restarts = 3, noise_draws = 100, robust_batch_size = 250;
   std::int64_t checkpoint_every = 50;
   int stop_after = 0, simulate_ranks = 1;
   oa::experiments::RuntimeOptions runtime;
@@ -87,6 +87,7 @@ nlohmann::json run_options(const Args& a) {
           {"robust_steps", a.robust_steps},
           {"robust_restarts", a.robust_restarts},
           {"noise_draws", a.noise_draws},
+          {"robust_batch_size", a.robust_batch_size},
           {"checkpoint_every", a.checkpoint_every},
           {"seed", a.recipe.seed}};
 }
@@ -201,7 +202,8 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
                                                   .steps = args_.robust_steps,
                                                   .restarts = args_.robust_restarts,
                                                   .noise_draws = args_.noise_draws,
-                                                  .seed = args_.recipe.seed};
+                                                  .seed = args_.recipe.seed,
+                                                  .batch_size = args_.robust_batch_size};
   experiments::AdversarialBatches adv{.make = experiments::adversarial_example_maker(args_.recipe),
                                       .fraction = args_.fraction,
                                       .stop_at = args_.adv_examples};
@@ -467,6 +469,11 @@ int main(int argc, char** argv) {
   app.add_option("--limit-test", args.limit_test, "Use only the first N test images (0: all)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--robust-n", args.robust_n, "Test samples (the first N) for clean/robust/noise accuracy")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--robust-batch-size", args.robust_batch_size,
+                 "Samples per batch of the robustness measure (each batch has its own seeds; under mpirun the "
+                 "batches are split over the ranks)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--robust-steps", args.robust_steps, "PGD iterations of the robustness measure")

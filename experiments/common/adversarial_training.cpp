@@ -7,6 +7,7 @@
 #include "attacks/noise.h"
 #include "attacks/query_model.h"
 #include "framework/autograd/node.h"
+#include "framework/dist/dist.h"
 #include "framework/ops/ops.h"
 #include "framework/util/progress_bar.h"
 
@@ -56,11 +57,14 @@ Robustness measure_robustness(nn::Module& model, const data::Dataset& data, cons
   const std::int64_t n = data.size();
   const Device device = model.device();
   const std::int64_t batches = (n + o.batch_size - 1) / o.batch_size;
-  ProgressBar bar(label, batches, "batch");
+  // In a run of several ranks each measures its share of the batches (each batch's seeds
+  // depend on the batch alone) and the counts are summed.
+  const auto mine = dist::shard(batches, dist::rank(), dist::world_size());
+  ProgressBar bar(label, static_cast<std::int64_t>(mine.size()), "batch");
   Robustness r{.samples = n};
-  std::int64_t clean = 0, robust = 0, noise = 0;
+  std::int64_t clean = 0, robust = 0, noise = 0, done = 0, batches_done = 0;
   std::string status;
-  for (std::int64_t b = 0; b < batches; ++b) {
+  for (const std::int64_t b : mine) {
     std::vector<std::int64_t> rows(std::min(o.batch_size, n - b * o.batch_size));
     std::iota(rows.begin(), rows.end(), b * o.batch_size);
     const Tensor x = data::take_rows(data.images, rows).to(device), y = data::take_rows(data.labels, rows).to(device);
@@ -92,11 +96,15 @@ Robustness measure_robustness(nn::Module& model, const data::Dataset& data, cons
       noise += clean_ok[i] && !noise_broken;
       r.broken_by_noise_only += clean_ok[i] && noise_broken && !pgd_broken[i];
     }
-    status = fmt::format("clean {} robust {} noise {} of {}", clean, robust, noise,
-                         b * o.batch_size + static_cast<std::int64_t>(rows.size()));
-    bar.update(b + 1, status);
+    done += static_cast<std::int64_t>(rows.size());
+    status = fmt::format("clean {} robust {} noise {} of {}", clean, robust, noise, done);
+    bar.update(++batches_done, status);
   }
   bar.finish(status);
+  std::vector<double> counts = {double(clean), double(robust), double(noise), double(r.broken_by_noise_only)};
+  dist::all_reduce_sum(counts);
+  clean = std::llround(counts[0]), robust = std::llround(counts[1]), noise = std::llround(counts[2]);
+  r.broken_by_noise_only = std::llround(counts[3]);
   const double count = static_cast<double>(std::max<std::int64_t>(1, n));
   r.clean_accuracy = static_cast<double>(clean) / count;
   r.robust_accuracy = static_cast<double>(robust) / count;

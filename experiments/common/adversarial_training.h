@@ -51,7 +51,9 @@ struct Robustness {
 };
 
 // The measures above on every sample of `data`, with a progress bar named `label`. Every
-// adversarial example is verified by an independent forward pass (attacks::verify).
+// adversarial example is verified by an independent forward pass (attacks::verify). In a run
+// of several ranks each rank measures its share of the batches and every rank gets the sums
+// (collective); `seconds` are this rank's.
 Robustness measure_robustness(nn::Module& model, const data::Dataset& data, const RobustnessOptions& options,
                               const std::string& label);
 

@@ -99,11 +99,20 @@ a, b = ([{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictRea
 sys.exit(0 if a == b and len(a) == 2 else 1)
 PY
 adv_args=(--from "$work/train-mpi/checkpoint.safetensors" --data-dir "$work/data" --limit-train 181 --limit-test 50
-          --adv-examples 60 --steps 2 --batch-size 20 --robust-n 10 --robust-steps 4 --robust-restarts 1
-          --noise-draws 5 --threads 1)
+          --adv-examples 60 --steps 2 --batch-size 20 --robust-n 30 --robust-batch-size 8 --robust-steps 4
+          --robust-restarts 1 --noise-draws 5 --threads 1)
 simulated_and_mpi adv "$run_adv_train" "${adv_args[@]}"
 check "run_adv_train: the 2-rank model equals the one-process model of 2 simulated ranks (1e-5)" compare_checkpoints \
   "$work/adv-simulated/checkpoint.safetensors" "$work/adv-mpi/checkpoint.safetensors" 1e-5
+check "run_adv_train: the same robustness before and after (4 batches measured 2 a rank, summed)" "$python" - \
+  "$work/adv-simulated/summary.json" "$work/adv-mpi/summary.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+keys = ("clean_accuracy", "robust_accuracy", "noise_accuracy", "broken_by_noise_only", "samples")
+for when in ("before", "after"):
+    print(when, [(k, a[when][k], b[when][k]) for k in keys])
+sys.exit(0 if all(a[w][k] == b[w][k] for w in ("before", "after") for k in keys) else 1)
+PY
 check "run_adv_train: no partial checkpoint or temporary file left" \
   test -z "$(find "$work/adv-mpi" "$work/prune-mpi" -name 'partial' -o -name '*.tmp*')"
 
