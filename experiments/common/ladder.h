@@ -26,10 +26,11 @@ extern const std::vector<std::string> kLadderColumns;
 std::string ladder_csv(const nlohmann::json& rows, const std::vector<std::string>& columns);
 
 // Measures `model` as rung `name` (target sparsity `target`) and writes dir/train_predictions.npy
-// and dir/capacity.json (rank 0 of a data-parallel run; every rank measures): train and test accuracy, nonzero parameters and FLOPs, the sparsity
-// against `dense_weights` (the dense model's weight count; 0: this model is the dense one),
-// and how many training samples the dense model (its predictions `dense_predictions`; empty:
-// this one) gets right and this one wrong, and the reverse. `predictions` receives this
+// and dir/capacity.json (rank 0 of a data-parallel run; every rank measures): train and test
+// accuracy, nonzero parameters and FLOPs, the sparsity against `dense_weights` (the dense
+// model's weight count; 0: this model is the dense one), and how many training samples the
+// dense model (its predictions `dense_predictions`; empty: this one) gets right and this one
+// wrong, and the reverse. `predictions` receives this
 // model's predicted class of every training sample. Returns the row, kLadderColumns' keys.
 nlohmann::json measure_rung(nn::Module& model, const std::string& name, double target, double seconds,
                             const data::Dataset& train, const data::Dataset& test, std::int64_t dense_weights,
