@@ -670,7 +670,7 @@ int run(Args& args) {
       for (auto& fit : margin_adjusted_json(sets, "_test")) s["margin_adjusted"].push_back(fit);
     }
     experiments::write_run_files(out, experiments::csv_text(rows), s);
-    for (const auto& path : experiments::rank_rows_files(out)) fs::remove(path);
+    experiments::remove_rank_files(out);
     return s;
   };
   // Rank 0 selects (or reads what an earlier run left) and writes the run's files as one; the

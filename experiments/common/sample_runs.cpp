@@ -123,6 +123,14 @@ std::vector<fs::path> rank_rows_files(const fs::path& dir) {
   return files;
 }
 
+void remove_rank_files(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return;
+  std::vector<fs::path> stale;  // not removed while the directory is being iterated
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().starts_with("samples.rank-")) stale.push_back(entry.path());
+  for (const auto& path : stale) fs::remove(path);
+}
+
 void write_run_files(const fs::path& dir, const std::string& csv, const nlohmann::json& summary) {
   fs::create_directories(dir);
   io::write_file_atomic((dir / "samples.csv").string(), csv);

@@ -66,6 +66,9 @@ std::vector<std::int64_t> samples_of_my_batches(const std::vector<std::int64_t>&
 std::filesystem::path rank_rows_path(const std::filesystem::path& dir, int rank);
 // Every dir/samples.rank-*.csv, of any world size (what an interrupted run left).
 std::vector<std::filesystem::path> rank_rows_files(const std::filesystem::path& dir);
+// Removes the rank files of dir once samples.csv holds their rows, with the temporaries a
+// rank killed in the middle of rewriting its file left behind.
+void remove_rank_files(const std::filesystem::path& dir);
 
 // The samples.csv of a run: a record (record.h) per sample, in index order.
 template <class Row>
@@ -152,7 +155,7 @@ struct ShardedRun {
   void consolidate(const nlohmann::json& summary) const {
     if (dir.empty() || dist::rank() != 0) return;
     write_run_files(dir, rows_csv(rows), summary);
-    for (const auto& path : rank_rows_files(dir)) std::filesystem::remove(path);
+    remove_rank_files(dir);
   }
   // The end of a run of several ranks: rank 0 gathers every rank's rows; seconds become the
   // sum over ranks. Collective.
