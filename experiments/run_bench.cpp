@@ -2,6 +2,10 @@
 // CPU or (--device cuda) on the GPU for both sides.
 // Prints median seconds per iteration for both and the ratio ours / PyTorch (< 1: we are
 // faster). The PyTorch column comes from experiments/bench_torch.py, started from here.
+// Each round times every case on our side and then at once on PyTorch's, and each case keeps
+// each side's fastest round: on a shared machine, where the speed drifts from minute to minute,
+// the two sides of a ratio are then measured seconds apart, and a neighbour's burst slows one
+// round, not a side.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -207,6 +211,14 @@ std::map<std::string, double> run_torch(const std::string& python, const std::st
   return out;
 }
 
+// Keeps, for every case, the smaller of the time already in `fastest` and this round's.
+void keep_fastest(std::map<std::string, double>& fastest, const std::map<std::string, double>& round) {
+  for (const auto& [name, seconds] : round) {
+    const auto [it, fresh] = fastest.emplace(name, seconds);
+    if (!fresh) it->second = std::min(it->second, seconds);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,6 +226,8 @@ int main(int argc, char** argv) {
   oa::experiments::RuntimeOptions runtime;
   double min_time = 1.0;
   std::int64_t batch = 128;
+  int rounds = 3;
+  std::string only;
   std::string python = OA_TORCH_PYTHON, script = OA_SOURCE_DIR "/experiments/bench_torch.py", out_path;
   bool skip_torch = false;
   std::string suite = "quick", conv_engine = "auto";
@@ -223,6 +237,11 @@ int main(int argc, char** argv) {
   app.add_option("--min-time", min_time, "Seconds of timing per measurement")
       ->capture_default_str()
       ->check(oa::experiments::Positive);
+  app.add_option("--rounds", rounds,
+                 "Rounds; each times every case on both sides back to back and each side keeps its fastest round")
+      ->capture_default_str()
+      ->check(oa::experiments::Positive);
+  app.add_option("--only", only, "Run only the cases whose name contains this text (e.g. 'resnet50')");
   app.add_option("--batch-size", batch, "Batch size (resnet50 suite: 16 unless given)")
       ->capture_default_str()
       ->check(oa::experiments::Positive);
@@ -242,17 +261,25 @@ int main(int argc, char** argv) {
     oa::set_cpu_conv_engine(conv_engine == "im2col"   ? oa::CpuConvEngine::im2col
                             : conv_engine == "onednn" ? oa::CpuConvEngine::onednn
                                                       : oa::CpuConvEngine::automatic);
-    const auto cases = bench_cases(suite, batch);
-    const auto ours = run_ours(cases, min_time);
+    auto cases = nlohmann::json::array();
+    for (const auto& c : bench_cases(suite, batch))
+      if (c["name"].get<std::string>().find(only) != std::string::npos) cases.push_back(c);
+    OA_CHECK(!cases.empty(), "--only '{}': no case of suite {} has that in its name", only, suite);
     std::string torch_version = "not run";
-    const bool torch_has_cases = suite != "sparse";
-    const auto theirs = skip_torch || !torch_has_cases
-                            ? std::map<std::string, double>{}
-                            : run_torch(python, script, cases, runtime, min_time, torch_version);
-    std::printf("run_bench: suite %s, device %s, %d threads, BLAS kernels %s, PyTorch %s (batch sizes in the case "
-                "names)\n",
+    const bool with_torch = !skip_torch && suite != "sparse";
+    std::map<std::string, double> ours, theirs;
+    for (int round = 1; round <= rounds; ++round) {
+      std::fprintf(stderr, "bench: round %d of %d\n", round, rounds);
+      for (const auto& one_case : cases) {  // the two sides of a case back to back
+        const nlohmann::json just_this = nlohmann::json::array({one_case});
+        keep_fastest(ours, run_ours(just_this, min_time));
+        if (with_torch) keep_fastest(theirs, run_torch(python, script, just_this, runtime, min_time, torch_version));
+      }
+    }
+    std::printf("run_bench: suite %s, device %s, %d threads, BLAS kernels %s, PyTorch %s, fastest of %d rounds "
+                "(batch sizes in the case names)\n",
                 suite.c_str(), runtime.device.c_str(), runtime.threads, oa::blas_kernels().c_str(),
-                torch_version.c_str());
+                torch_version.c_str(), rounds);
     // The engine of our convolutions in every row: cuDNN on the GPU; on the CPU oneDNN or im2col.
     const std::string engine = g_device == Device::CUDA ? "cudnn"
                                : oa::cpu_conv_engine(DType::Float32) == oa::CpuConvEngine::onednn ? "onednn"
@@ -278,7 +305,7 @@ int main(int argc, char** argv) {
     }
     if (!out_path.empty())
       oa::io::write_file_atomic(out_path, nlohmann::json{{"threads", runtime.threads}, {"device", runtime.device}, {"batch", batch},
-                                                         {"blas", oa::blas_kernels()}, {"torch", torch_version},
+                                                         {"rounds", rounds}, {"blas", oa::blas_kernels()}, {"torch", torch_version},
                                                          {"rows", rows}}.dump(2));
     return 0;
   });

@@ -2,6 +2,8 @@
 //   forward:  out = f(a, b) at the broadcast shape
 //   backward: dL/da = sum_to(dL/dout * df/da, shape of a)   (and likewise for b):
 //             a dimension that was broadcast receives the sum of the gradients it fed.
+#include <type_traits>
+
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
 #include "framework/backend/elementwise_math.h"
@@ -10,6 +12,14 @@
 namespace oa {
 
 namespace {
+
+// d(a + b)/da = d(a + b)/db = d(a - b)/da = 1: those gradients are the incoming one itself
+// (summed to the operand's shape), with no pass over it.
+template <class F>
+constexpr bool kUnitPartialA = std::is_same_v<F, math::Add> || std::is_same_v<F, math::Sub>;
+template <class F>
+constexpr bool kUnitPartialB = std::is_same_v<F, math::Add>;
+
 template <class F>
 Tensor binary(const Tensor& a, const Tensor& b, const char* name) {
   check_floating(a, name);
@@ -19,17 +29,16 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name) {
   backend::map_binary(a, b, out, F{});
   return record(out, {&a, &b}, name,
                 [a = a.detach(), b = b.detach(), shape = out.shape()](const Tensor& grad, const std::vector<bool>& needs) {
+                  // dL/d(operand) at the broadcast shape, summed to the operand's shape.
+                  const auto operand_grad = [&](auto partial, bool unit, const Shape& operand_shape) {
+                    if (unit) return sum_to(grad, operand_shape);
+                    Tensor full = Tensor::empty(shape, grad.dtype(), grad.device());
+                    backend::map_binary_grad(a, b, grad, full, partial);
+                    return sum_to(full, operand_shape);
+                  };
                   std::vector<Tensor> grads(2);
-                  Tensor full = Tensor::empty(shape, grad.dtype(), grad.device());
-                  if (needs[0]) {
-                    backend::map_binary_grad(a, b, grad, full, math::GradA<F>{});
-                    grads[0] = sum_to(full, a.shape());
-                  }
-                  if (needs[1]) {
-                    if (needs[0]) full = Tensor::empty(shape, grad.dtype(), grad.device());
-                    backend::map_binary_grad(a, b, grad, full, math::GradB<F>{});
-                    grads[1] = sum_to(full, b.shape());
-                  }
+                  if (needs[0]) grads[0] = operand_grad(math::GradA<F>{}, kUnitPartialA<F>, a.shape());
+                  if (needs[1]) grads[1] = operand_grad(math::GradB<F>{}, kUnitPartialB<F>, b.shape());
                   return grads;
                 });
 }

@@ -2,46 +2,27 @@
 
 #include <glob.h>
 
-#include <map>
-#include <mutex>
-#include <unordered_map>
-
+#include "framework/backend/block_cache.h"
 #include "framework/backend/cuda/context.h"
 
 namespace oa::cuda {
 
 namespace {
 
-// Sizes are rounded up to 512 bytes (small blocks) or 2 MiB (large ones), so that blocks of
-// nearby sizes share a free list.
-constexpr std::size_t kSmallRound = 512;
-constexpr std::size_t kLargeRound = std::size_t{2} << 20;
-constexpr std::size_t kLargeFrom = std::size_t{1} << 20;
-
-std::size_t rounded(std::size_t bytes) {
-  const std::size_t unit = bytes >= kLargeFrom ? kLargeRound : kSmallRound;
-  return (bytes + unit - 1) / unit * unit;
+void* device_malloc(std::size_t bytes) {
+  void* block = nullptr;
+  if (cudaMalloc(&block, bytes) == cudaSuccess) return block;
+  cudaGetLastError();  // clear the out-of-memory error: the cache empties itself and retries
+  return nullptr;
 }
+void device_free(void* block) { cudaFree(block); }
 
-struct Cache {
-  std::mutex mutex;
-  std::multimap<std::size_t, void*> free_blocks;        // size -> block
-  std::unordered_map<void*, std::size_t> block_sizes;  // every live block -> its size
-  MemoryStats stats;
-
-  void free_cached_locked() {
-    for (auto& [size, block] : free_blocks) {
-      cudaFree(block);
-      block_sizes.erase(block);
-      stats.cached -= size;
-    }
-    free_blocks.clear();
-  }
-};
-
-Cache& cache() {
+backend::BlockCache& cache() {
   // Never destroyed: tensors in static objects may be released after main returns.
-  static Cache* c = new Cache;
+  // Sizes rounded up to 512 bytes, or to 2 MiB from 1 MiB on (nvcc compiles C++17 here: no
+  // designated initialisers).
+  static auto* c = new backend::BlockCache(device_malloc, device_free,
+                                           {512, std::size_t{2} << 20, std::size_t{1} << 20});
   return *c;
 }
 
@@ -49,56 +30,21 @@ Cache& cache() {
 
 void* allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
-  const std::size_t size = rounded(bytes);
-  Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  // The smallest cached block that fits, unless it would waste more than half of itself.
-  if (auto it = c.free_blocks.lower_bound(size); it != c.free_blocks.end() && it->first <= 2 * size) {
-    void* block = it->second;
-    c.stats.cached -= it->first;
-    c.stats.in_use += it->first;
-    c.free_blocks.erase(it);
-    c.stats.peak_in_use = std::max(c.stats.peak_in_use, c.stats.in_use);
-    return block;
-  }
-  void* block = nullptr;
-  if (cudaMalloc(&block, size) != cudaSuccess) {
-    cudaGetLastError();  // clear the out-of-memory error, then retry with the cache emptied
-    c.free_cached_locked();
-    const cudaError_t status = cudaMalloc(&block, size);
-    if (status != cudaSuccess)
-      throw Error(fmt::format("CUDA: cudaMalloc of {} bytes failed with the cache emptied ({} MiB held by "
-                              "tensors): {}", bytes, c.stats.in_use >> 20, cudaGetErrorString(status)));
-  }
-  ++c.stats.device_allocations;
-  c.block_sizes[block] = size;
-  c.stats.in_use += size;
-  c.stats.peak_in_use = std::max(c.stats.peak_in_use, c.stats.in_use);
+  void* block = cache().allocate(bytes);
+  if (!block)
+    throw Error(fmt::format("CUDA: cudaMalloc of {} bytes failed with the cache emptied ({} MiB held by tensors): "
+                            "out of device memory",
+                            bytes, cache().stats().in_use >> 20));
   return block;
 }
 
 void release(void* data, std::size_t) {
-  if (!data) return;
-  Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  const auto it = c.block_sizes.find(data);
-  if (it == c.block_sizes.end()) return;  // not ours: never throw from a destructor
-  c.stats.in_use -= it->second;
-  c.stats.cached += it->second;
-  c.free_blocks.emplace(it->second, data);
+  if (data) cache().release(data);  // a pointer it never gave is ignored: never throw from a destructor
 }
 
-MemoryStats memory_stats() {
-  Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  return c.stats;
-}
+MemoryStats memory_stats() { return cache().stats(); }
 
-void empty_cache() {
-  Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  c.free_cached_locked();
-}
+void empty_cache() { cache().empty(); }
 
 void copy_bytes(bool dst_on_device, void* dst, bool src_on_device, const void* src, std::size_t bytes) {
   if (!bytes) return;

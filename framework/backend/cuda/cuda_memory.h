@@ -1,13 +1,15 @@
 #pragma once
 // Device memory of the CUDA back end. Plain C++ interface: callers need no CUDA headers.
 //
-// A caching allocator: a released block goes to a free list keyed by its (rounded) size and
-// the next request of a size it fits is served from there, without cudaMalloc/cudaFree (each
-// of which synchronises the device). All work runs on one stream (context.h), so a block can
-// be handed out again as soon as it is released: later kernels queue behind earlier ones.
-// When cudaMalloc fails, the cache is emptied and the allocation tried once more.
+// A caching allocator (backend/block_cache.h): a released block is kept for the next request
+// it fits, without cudaMalloc/cudaFree (each of which synchronises the device). All work runs
+// on one stream (context.h), so a block can be handed out again as soon as it is released:
+// later kernels queue behind earlier ones. When cudaMalloc fails, the cache is emptied and the
+// allocation tried once more.
 #include <cstddef>
 #include <string>
+
+#include "framework/backend/block_cache.h"
 
 namespace oa::cuda {
 
@@ -17,12 +19,7 @@ void release(void* data, std::size_t bytes);
 // the host wait for the stream, so the host sees every earlier kernel's result.
 void copy_bytes(bool dst_on_device, void* dst, bool src_on_device, const void* src, std::size_t bytes);
 
-struct MemoryStats {
-  std::size_t in_use = 0;       // bytes held by live tensors (rounded sizes)
-  std::size_t cached = 0;       // bytes in the free lists, ready for reuse
-  std::size_t peak_in_use = 0;  // the largest in_use so far
-  long device_allocations = 0;  // cudaMalloc calls so far (the cache's misses)
-};
+using backend::MemoryStats;  // raw_allocations: cudaMalloc calls so far (the cache's misses)
 MemoryStats memory_stats();
 // Returns every cached block to the driver.
 void empty_cache();
