@@ -172,6 +172,7 @@ TEST_CASE("forward: large tensors (multi-threaded kernel paths) match naive loop
   check_values(oa::relu(a), relu_a);
   check_values(oa::sum(a, {0, 2, 3}), channel_sums, 1e-4);
   check_values(oa::max_pool2d(a, 3, 2, 1), naive_pool2d(a, 3, 2, 1, true));
+  check_values(oa::max_pool2d(a, 2, 2), naive_pool2d(a, 2, 2, 0, true));  // the CPU's 2x2 fast path
   check_values(oa::avg_pool2d(a, 3, 2, 1), naive_pool2d(a, 3, 2, 1, false));
   check_values(oa::avg_pool2d(a, 2, 2), naive_pool2d(a, 2, 2, 0, false));
 }

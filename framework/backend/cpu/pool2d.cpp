@@ -7,7 +7,27 @@
 
 namespace oa::cpu {
 
+namespace {
+// The 2x2 window with stride 2 and no padding (the small CNN's poolings), always inside the
+// plane: the same comparisons in the same order as window_max, without its bounds checks and
+// loops over a run-time kernel size (which made the small CNN's pooling a third of its forward).
+template <class T>
+T window_max_2x2(const T* plane, std::int64_t in_w, std::int64_t oh, std::int64_t ow, std::int64_t* arg) {
+  const std::int64_t top_left = 2 * oh * in_w + 2 * ow;
+  const std::int64_t window[4] = {top_left, top_left + 1, top_left + in_w, top_left + in_w + 1};
+  T best = plane[window[0]];
+  *arg = window[0];
+  for (int k = 1; k < 4; ++k)
+    if (math::beats_max(plane[window[k]], best)) {
+      best = plane[window[k]];
+      *arg = window[k];
+    }
+  return best;
+}
+}  // namespace
+
 void maxpool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, const Pool2dGeometry& g) {
+  const bool two_by_two = g.kernel == 2 && g.stride == 2 && g.padding == 0;
   dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -19,7 +39,8 @@ void maxpool2d_forward(const Tensor& x, Tensor& y, Tensor& indices, const Pool2d
       for (std::int64_t oh = 0; oh < g.out_h; ++oh)
         for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
           const std::int64_t o = (nc * g.out_h + oh) * g.out_w + ow;
-          py[o] = backend::window_max(plane, g, oh, ow, pi + o);
+          py[o] = two_by_two ? window_max_2x2(plane, g.in_w, oh, ow, pi + o)
+                             : backend::window_max(plane, g, oh, ow, pi + o);
         }
     }
   });
