@@ -61,26 +61,30 @@ struct Args {
   oa::experiments::RuntimeOptions runtime;
 };
 
-// The options a resumed ladder must share with the run it continues.
+// The options a resumed ladder must share with the run it continues. --arch only where given
+// (a bare --from file), so that the ladders written before it was recorded still resume.
+// The rank count (or --simulate-ranks) is not among them: the ladder is the same whatever it is.
 nlohmann::json ladder_options(const Args& a) {
-  return {{"from", a.from},
-          {"method", a.method},
-          {"schedule", a.schedule},
-          {"sparsities", a.sparsities},
-          {"finetune_epochs", a.finetune_epochs},
-          {"lr", a.lr},
-          {"momentum", a.momentum},
-          {"weight_decay", a.weight_decay},
-          {"nesterov", a.nesterov},
-          {"batch_size", a.batch_size},
-          {"crop_padding", a.crop_padding},
-          {"flip", a.flip},
-          {"keep_first_dense", a.keep_first_dense},
-          {"keep_last_dense", a.keep_last_dense},
-          {"prune_every", a.prune_every},
-          {"limit_train", a.limit_train},
-          {"limit_test", a.limit_test},
-          {"seed", a.seed}};
+  nlohmann::json options = {{"from", a.from},
+                            {"method", a.method},
+                            {"schedule", a.schedule},
+                            {"sparsities", a.sparsities},
+                            {"finetune_epochs", a.finetune_epochs},
+                            {"lr", a.lr},
+                            {"momentum", a.momentum},
+                            {"weight_decay", a.weight_decay},
+                            {"nesterov", a.nesterov},
+                            {"batch_size", a.batch_size},
+                            {"crop_padding", a.crop_padding},
+                            {"flip", a.flip},
+                            {"keep_first_dense", a.keep_first_dense},
+                            {"keep_last_dense", a.keep_last_dense},
+                            {"prune_every", a.prune_every},
+                            {"limit_train", a.limit_train},
+                            {"limit_test", a.limit_test},
+                            {"seed", a.seed}};
+  if (!a.arch.empty()) options["arch"] = a.arch;
+  return options;
 }
 
 class Ladder {

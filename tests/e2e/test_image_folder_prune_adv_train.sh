@@ -61,6 +61,9 @@ check "run_prune --arch resnet18: one rung at 0.5, --keep-first-dense, one fine-
   --finetune-epochs 1 --out "$work/prune"
 rung="$work/prune/rung-0.5/checkpoint.safetensors"
 check "the rung carries our metadata" metadata_is_ours "$rung"
+check "the ladder's options record --arch (a resume must read the file the same way)" \
+  "$python" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["options"].get("arch") != "resnet18")' \
+  "$work/prune/ladder.json"
 check "the stem conv stays dense, the inner convs are pruned" first_conv_dense_others_pruned "$rung"
 check "run_eval loads the rung without --arch: the ladder's test accuracy" \
   eval_matches "$rung" 9 "$work/prune/ladder.json" "rungs.1.test_accuracy"
