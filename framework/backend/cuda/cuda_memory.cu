@@ -9,10 +9,14 @@ namespace oa::cuda {
 
 namespace {
 
+// Why the last cudaMalloc failed, for the error message (the cache only sees nullptr).
+thread_local cudaError_t t_last_malloc_error = cudaSuccess;
+
 void* device_malloc(std::size_t bytes) {
   void* block = nullptr;
-  if (cudaMalloc(&block, bytes) == cudaSuccess) return block;
-  cudaGetLastError();  // clear the out-of-memory error: the cache empties itself and retries
+  t_last_malloc_error = cudaMalloc(&block, bytes);
+  if (t_last_malloc_error == cudaSuccess) return block;
+  cudaGetLastError();  // clear the error: the cache empties itself and retries
   return nullptr;
 }
 void device_free(void* block) { cudaFree(block); }
@@ -32,9 +36,8 @@ void* allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   void* block = cache().allocate(bytes);
   if (!block)
-    throw Error(fmt::format("CUDA: cudaMalloc of {} bytes failed with the cache emptied ({} MiB held by tensors): "
-                            "out of device memory",
-                            bytes, cache().stats().in_use >> 20));
+    throw Error(fmt::format("CUDA: cudaMalloc of {} bytes failed with the cache emptied ({} MiB held by tensors): {}",
+                            bytes, cache().stats().in_use >> 20, cudaGetErrorString(t_last_malloc_error)));
   return block;
 }
 
