@@ -51,10 +51,14 @@ struct Square {  // d/dx x^2 = 2x
   template <class T> OA_HOST_DEVICE T forward(T x) const { return x * x; }
   template <class T> OA_HOST_DEVICE T backward(T x, T) const { return T(2) * x; }
 };
-struct Relu {  // d/dx max(x, 0) = [x > 0]; NaN stays NaN and passes its gradient on, as in PyTorch
-  template <class T> OA_HOST_DEVICE T forward(T x) const { return x > T(0) || is_nan(x) ? x : T(0); }
+// d/dx max(x, 0) = [x > 0]; NaN stays NaN and passes its gradient on, as in PyTorch.
+// "x > 0 or NaN" is written !(x <= 0), one comparison (false for NaN): a branch-free select
+// that the compiler vectorises, where the two-test form compiled to an unpredictable branch per
+// element (the ReLU backward was 16% of a ResNet-20 attack step).
+struct Relu {
+  template <class T> OA_HOST_DEVICE T forward(T x) const { return !(x <= T(0)) ? x : T(0); }
   // From the output: y > 0 or NaN exactly where x is, and the backward pass then never reads x.
-  template <class T> OA_HOST_DEVICE T backward(T, T y) const { return y > T(0) || is_nan(y) ? T(1) : T(0); }
+  template <class T> OA_HOST_DEVICE T backward(T, T y) const { return !(y <= T(0)) ? T(1) : T(0); }
 };
 struct Sign {  // -1, 0 or 1; piecewise constant: derivative 0 (PyTorch's choice at 0 too)
   template <class T> OA_HOST_DEVICE T forward(T x) const { return T((x > T(0)) - (x < T(0))); }

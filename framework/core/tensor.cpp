@@ -72,6 +72,12 @@ void* Tensor::raw_data() const {
   return static_cast<char*>(impl().storage->data()) + impl().offset * static_cast<std::int64_t>(dtype_size(dtype()));
 }
 
+std::shared_ptr<const PackedLayout> Tensor::packed_layout() const {
+  auto layout = impl().storage->packed_layout();
+  if (layout && impl().offset == 0 && layout->shape() == shape()) return layout;
+  return nullptr;
+}
+
 namespace {
 std::int64_t flat_index(const Tensor& t, std::initializer_list<std::int64_t> index) {
   OA_CHECK(index.size() == t.dim(), "at: {} indices for {}", index.size(), describe(t));

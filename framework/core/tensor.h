@@ -62,6 +62,14 @@ class Tensor {
   template <class T>
   T* data() const;
   void* raw_data() const;
+  // The layout of this tensor's elements when its storage holds them packed (storage.h) and
+  // the tensor is that storage whole, with the layout's shape; null otherwise.
+  std::shared_ptr<const PackedLayout> packed_layout() const;
+  // The elements as stored: in packed_layout() order when that is non-null, else row-major
+  // (data(), which converts a storage packed in any other way). For kernels that understand
+  // packed layouts; everything else uses data().
+  template <class T>
+  T* data_as_stored() const;
 
   // ---- element access (CPU, for tests and bookkeeping) -----------------------------
   double item() const;                                   // the value of a one-element tensor
@@ -106,6 +114,9 @@ class Tensor {
   }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool same_storage(const Tensor& other) const { return impl().storage == other.impl().storage; }
+  // Whether this tensor is its storage whole (offset 0, every byte), as a kernel that writes a
+  // packed layout into it needs.
+  bool covers_storage() const { return impl().offset == 0 && impl().storage->bytes() == nbytes(); }
 
  private:
   std::shared_ptr<TensorImpl> impl_;
@@ -153,6 +164,14 @@ T* Tensor::data() const {
   OA_CHECK(dtype() == dtype_of<T>(), "data<{}>() called on a {} tensor {}", dtype_name(dtype_of<T>()),
            dtype_name(dtype()), shape_str(shape()));
   return static_cast<T*>(raw_data());
+}
+
+template <class T>
+T* Tensor::data_as_stored() const {
+  OA_CHECK(dtype() == dtype_of<T>(), "data_as_stored<{}>() called on a {} tensor {}", dtype_name(dtype_of<T>()),
+           dtype_name(dtype()), shape_str(shape()));
+  if (!packed_layout()) return data<T>();
+  return static_cast<T*>(impl().storage->bytes_as_stored());
 }
 
 }  // namespace oa

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "framework/backend/cpu/kernels.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cpu {
 
@@ -45,8 +46,8 @@ void axpy(double alpha, const Tensor& x, Tensor& y) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = a.clone();
-  axpy(1.0, b, out);
+  Tensor out = empty_like(a);
+  map_binary(a, b, out, math::Add{});
   return out;
 }
 

@@ -1,7 +1,13 @@
 // Convolution on the CPU through oneDNN (float32): the CPU twin of the cuDNN calls in
-// cuda/conv2d.cu. Our tensors stay NCHW (weights OIHW); oneDNN picks the memory formats its
-// fastest kernel wants for this shape (format_tag::any: blocked nChw16c with AVX-512), and
-// each argument is reordered into that format and back only where it differs.
+// cuda/conv2d.cu. Our tensors are NCHW (weights OIHW); oneDNN picks the memory formats its
+// fastest kernel wants for this shape (format_tag::any: blocked nChw16c with AVX-512).
+// Weights and bias are reordered into that format on every call where it differs (they are
+// small next to the activations). Activations (the output, and the input gradient of the
+// backward pass) are written in it and left so, declared packed (core/storage.h) when the
+// blocked form has exactly as many elements (channels a multiple of the block): the next
+// convolution reads them as they are, elementwise ops (ReLU, the residual sum) keep them so,
+// and anything else gets NCHW on first access. A ResNet's activations thus go from one
+// convolution to the next without the two reorders each way that an NCHW hand-over costs.
 //
 // Creating a primitive descriptor walks oneDNN's list of implementations, which costs far
 // more than a small convolution; so every (direction, geometry, bias) is planned once per
@@ -72,19 +78,66 @@ class Scratch {
   std::size_t bytes_ = 0;
 };
 
+// A oneDNN memory format as a PackedLayout: the layout of activations a convolution wrote.
+class OnednnLayout final : public PackedLayout {
+ public:
+  OnednnLayout(const memory::desc& plain, const memory::desc& packed)
+      : plain_(plain), packed_(packed), shape_(plain.dims()),
+        to_plain_(dnnl::reorder::primitive_desc(cpu_engine(), packed, cpu_engine(), plain)),
+        to_packed_(dnnl::reorder::primitive_desc(cpu_engine(), plain, cpu_engine(), packed)) {}
+
+  const Shape& shape() const override { return shape_; }
+  bool same_as(const PackedLayout& other) const override {
+    const auto* onednn = dynamic_cast<const OnednnLayout*>(&other);
+    return onednn != nullptr && onednn->packed_ == packed_;
+  }
+  void unpack(const void* packed, void* row_major) const override { convert(to_plain_, packed_, packed, plain_, row_major); }
+  void pack(const void* row_major, void* packed) const override { convert(to_packed_, plain_, row_major, packed_, packed); }
+  const memory::desc& packed() const { return packed_; }
+
+ private:
+  static void convert(const dnnl::reorder& reorder, const memory::desc& from_desc, const void* from,
+                      const memory::desc& to_desc, void* to) {
+    auto& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    memory source(from_desc, engine, const_cast<void*>(from));
+    memory target(to_desc, engine, to);
+    reorder.execute(stream, source, target);
+    stream.wait();
+  }
+
+  memory::desc plain_, packed_;
+  Shape shape_;
+  dnnl::reorder to_plain_, to_packed_;
+};
+
 // One argument of a planned primitive: our plain layout, oneDNN's chosen one, and the reorder
 // between them when they differ (plain -> chosen for inputs, chosen -> plain for the output).
+// Activations in a chosen format with as many elements as the plain one also have it as a
+// PackedLayout: inputs packed that way are read as they are, and the output is left that way.
 struct Argument {
   int id;  // DNNL_ARG_...
   memory::desc plain, chosen;
   std::optional<dnnl::reorder> reorder;
+  std::shared_ptr<const OnednnLayout> packing;
 
-  Argument(int id_, const memory::desc& plain_, const memory::desc& chosen_, bool is_output)
+  enum class Kind { activation, parameter };
+
+  Argument(int id_, const memory::desc& plain_, const memory::desc& chosen_, bool is_output, Kind kind)
       : id(id_), plain(plain_), chosen(chosen_) {
     if (plain == chosen) return;
     auto& engine = cpu_engine();
     reorder = is_output ? dnnl::reorder(dnnl::reorder::primitive_desc(engine, chosen, engine, plain))
                         : dnnl::reorder(dnnl::reorder::primitive_desc(engine, plain, engine, chosen));
+    if (kind == Kind::activation && chosen.get_size() == plain.get_size())
+      packing = std::make_shared<OnednnLayout>(plain, chosen);
+  }
+
+  // Whether t is already in the chosen format.
+  bool packed_as_chosen(const Tensor& t) const {
+    if (!packing) return false;
+    const auto layout = t.packed_layout();
+    return layout && layout->same_as(*packing);
   }
 };
 
@@ -94,14 +147,19 @@ struct Plan {
   std::vector<Argument> inputs;
   std::optional<Argument> output;
 
-  void run(const std::vector<const float*>& input_data, float* output_data) {
+  void run(const std::vector<const Tensor*>& input_tensors, Tensor& output_tensor) {
     thread_local std::array<Scratch, 4> scratch;  // the inputs' (at most 3), then the output's
     auto& engine = cpu_engine();
     dnnl::stream stream(engine);
     std::unordered_map<int, memory> args;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      Argument& a = inputs[i];
-      memory user(a.plain, engine, const_cast<float*>(input_data[i]));
+      const Argument& a = inputs[i];
+      const Tensor& t = *input_tensors[i];
+      if (a.packed_as_chosen(t)) {
+        args.emplace(a.id, memory(a.chosen, engine, t.data_as_stored<float>()));
+        continue;
+      }
+      memory user(a.plain, engine, t.data<float>());
       if (!a.reorder) {
         args.emplace(a.id, user);
         continue;
@@ -110,12 +168,18 @@ struct Plan {
       a.reorder->execute(stream, user, converted);
       args.emplace(a.id, converted);
     }
-    memory user_out(output->plain, engine, output_data);
-    memory out = output->reorder ? memory(output->chosen, engine, scratch[3].at_least(output->chosen.get_size()))
-                                 : user_out;
-    args.emplace(output->id, out);
-    convolution.execute(stream, args);
-    if (output->reorder) output->reorder->execute(stream, out, user_out);
+    const bool write_packed = output->packing && output_tensor.covers_storage();
+    if (write_packed) {
+      args.emplace(output->id, memory(output->chosen, engine, output_tensor.impl().storage->write_packed(output->packing)));
+      convolution.execute(stream, args);
+    } else {
+      memory user_out(output->plain, engine, output_tensor.data<float>());
+      memory out = output->reorder ? memory(output->chosen, engine, scratch[3].at_least(output->chosen.get_size()))
+                                   : user_out;
+      args.emplace(output->id, out);
+      convolution.execute(stream, args);
+      if (output->reorder) output->reorder->execute(stream, out, user_out);
+    }
     stream.wait();
   }
 };
@@ -157,30 +221,31 @@ Plan make_plan(Direction direction, const Conv2dGeometry& g, bool with_bias) {
   const auto y_plain = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::nchw);
   const auto w_plain = weights(g, Tag::oihw);
   const auto forward = forward_descriptor(g, with_bias);
+  using Kind = Argument::Kind;
   Plan plan;
   switch (direction) {
     case Direction::forward: {
       plan.convolution = dnnl::convolution_forward(forward);
-      plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, forward.src_desc(), false);
-      plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, forward.weights_desc(), false);
-      if (with_bias) plan.inputs.emplace_back(DNNL_ARG_BIAS, bias(g), bias(g), false);
-      plan.output.emplace(DNNL_ARG_DST, y_plain, forward.dst_desc(), true);
+      plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, forward.src_desc(), false, Kind::activation);
+      plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, forward.weights_desc(), false, Kind::parameter);
+      if (with_bias) plan.inputs.emplace_back(DNNL_ARG_BIAS, bias(g), bias(g), false, Kind::parameter);
+      plan.output.emplace(DNNL_ARG_DST, y_plain, forward.dst_desc(), true, Kind::activation);
       break;
     }
     case Direction::backward_data: {
       const auto pd = backward_descriptor<dnnl::convolution_backward_data>(g, forward);
       plan.convolution = dnnl::convolution_backward_data(pd);
-      plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
-      plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, pd.weights_desc(), false);
-      plan.output.emplace(DNNL_ARG_DIFF_SRC, x_plain, pd.diff_src_desc(), true);
+      plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false, Kind::activation);
+      plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, pd.weights_desc(), false, Kind::parameter);
+      plan.output.emplace(DNNL_ARG_DIFF_SRC, x_plain, pd.diff_src_desc(), true, Kind::activation);
       break;
     }
     case Direction::backward_weights: {
       const auto pd = backward_descriptor<dnnl::convolution_backward_weights>(g, forward);
       plan.convolution = dnnl::convolution_backward_weights(pd);
-      plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
-      plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, pd.src_desc(), false);
-      plan.output.emplace(DNNL_ARG_DIFF_WEIGHTS, w_plain, pd.diff_weights_desc(), true);
+      plan.inputs.emplace_back(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false, Kind::activation);
+      plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, pd.src_desc(), false, Kind::activation);
+      plan.output.emplace(DNNL_ARG_DIFF_WEIGHTS, w_plain, pd.diff_weights_desc(), true, Kind::parameter);
       break;
     }
   }
@@ -210,17 +275,17 @@ Plan& plan_for(Direction direction, const Conv2dGeometry& g, bool with_bias) {
 }  // namespace
 
 void onednn_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
-  std::vector<const float*> inputs{x.data<float>(), w.data<float>()};
-  if (bias) inputs.push_back(bias->data<float>());
-  plan_for(Direction::forward, g, bias != nullptr).run(inputs, y.data<float>());
+  std::vector<const Tensor*> inputs{&x, &w};
+  if (bias) inputs.push_back(bias);
+  plan_for(Direction::forward, g, bias != nullptr).run(inputs, y);
 }
 
 void onednn_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {
-  plan_for(Direction::backward_data, g, false).run({grad_y.data<float>(), w.data<float>()}, grad_x.data<float>());
+  plan_for(Direction::backward_data, g, false).run({&grad_y, &w}, grad_x);
 }
 
 void onednn_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g) {
-  plan_for(Direction::backward_weights, g, false).run({grad_y.data<float>(), x.data<float>()}, grad_w.data<float>());
+  plan_for(Direction::backward_weights, g, false).run({&grad_y, &x}, grad_w);
 }
 
 }  // namespace oa::cpu

@@ -1,7 +1,11 @@
 #pragma once
 // CPU elementwise kernels, generic over the per-element functor (backend/elementwise_math.h).
-// Templates, so they live in this header; threads come from OpenMP.
+// Templates, so they live in this header; threads come from OpenMP, and `simd` asks for the
+// flat loops to be vectorised even where GCC's cost model for the machine would not (it left
+// ReLU's backward scalar with -march=znver1).
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <vector>
 
 #include "framework/core/tensor.h"
@@ -11,14 +15,47 @@ namespace oa::cpu {
 // Below this many elements a loop runs on one thread: starting threads costs more.
 inline constexpr std::int64_t kParallelGrain = 1 << 15;
 
+// The order an elementwise kernel walks its elements in. An elementwise op does not care how
+// the elements lie as long as every operand and the output lie the same way. So when an
+// operand is packed (core/storage.h: a oneDNN convolution's output) and nothing is broadcast,
+// the kernel can run in that layout: operands in another order are packed into a copy first,
+// and the output is written packed. It does so when at least half the operands are packed
+// (ElementOrder's constructor); otherwise everything is row-major, the packed operands
+// converted on access.
+class ElementOrder {
+ public:
+  ElementOrder(std::initializer_list<const Tensor*> operands, const Tensor& out);
+
+  // t's elements in this order (a packed copy kept alive by this object if needed).
+  template <class T>
+  const T* in(const Tensor& t) {
+    check_dtype(t, dtype_of<T>(), "ElementOrder", "operand");
+    return static_cast<const T*>(in_bytes(t));
+  }
+  // Where to write all of out's elements in this order.
+  template <class T>
+  T* out(Tensor& out) {
+    check_dtype(out, dtype_of<T>(), "ElementOrder", "out");
+    return static_cast<T*>(out_bytes(out));
+  }
+
+ private:
+  const void* in_bytes(const Tensor& t);
+  void* out_bytes(Tensor& out);
+
+  std::shared_ptr<const PackedLayout> layout_;  // null: row-major
+  std::vector<Tensor> packed_copies_;
+};
+
 template <class F>
 void map_unary(const Tensor& x, Tensor& y, const F& f) {
   dispatch_floating(x.dtype(), "map_unary", [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
+    ElementOrder order({&x}, y);
+    const T* px = order.in<T>(x);
+    T* py = order.out<T>(y);
     const std::int64_t n = x.numel();
-#pragma omp parallel for if (n > kParallelGrain) schedule(static)
+#pragma omp parallel for simd if (n > kParallelGrain) schedule(static)
     for (std::int64_t i = 0; i < n; ++i) py[i] = f.forward(px[i]);
   });
 }
@@ -27,12 +64,13 @@ template <class F>
 void map_unary_backward(const Tensor& x, const Tensor& y, const Tensor& grad_y, Tensor& grad_x, const F& f) {
   dispatch_floating(x.dtype(), "map_unary_backward", [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    const T* py = y.data<T>();
-    const T* pg = grad_y.data<T>();
-    T* pgx = grad_x.data<T>();
+    ElementOrder order({&x, &y, &grad_y}, grad_x);
+    const T* px = order.in<T>(x);
+    const T* py = order.in<T>(y);
+    const T* pg = order.in<T>(grad_y);
+    T* pgx = order.out<T>(grad_x);
     const std::int64_t n = x.numel();
-#pragma omp parallel for if (n > kParallelGrain) schedule(static)
+#pragma omp parallel for simd if (n > kParallelGrain) schedule(static)
     for (std::int64_t i = 0; i < n; ++i) pgx[i] = pg[i] * f.backward(px[i], py[i]);
   });
 }
@@ -48,7 +86,7 @@ void for_each_broadcast(const Shape& out_shape, const Shape& a_shape, const Shap
   const std::int64_t n = shape_numel(out_shape);
   if (n == 0) return;
   if (a_shape == out_shape && b_shape == out_shape) {  // no broadcasting: one flat loop
-#pragma omp parallel for if (Parallel && n > kParallelGrain) schedule(static)
+#pragma omp parallel for simd if (Parallel && n > kParallelGrain) schedule(static)
     for (std::int64_t i = 0; i < n; ++i) body(i, i, i);
     return;
   }
@@ -77,9 +115,10 @@ template <class F>
 void map_binary(const Tensor& a, const Tensor& b, Tensor& out, const F& f) {
   dispatch_floating(a.dtype(), "map_binary", [&](auto tag) {
     using T = decltype(tag);
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    T* po = out.data<T>();
+    ElementOrder order({&a, &b}, out);
+    const T* pa = order.in<T>(a);
+    const T* pb = order.in<T>(b);
+    T* po = order.out<T>(out);
     for_each_broadcast(out.shape(), a.shape(), b.shape(),
                        [&](std::int64_t i, std::int64_t ia, std::int64_t ib) { po[i] = f.forward(pa[ia], pb[ib]); });
   });
@@ -89,10 +128,11 @@ template <class G>
 void map_binary_grad(const Tensor& a, const Tensor& b, const Tensor& grad, Tensor& out, const G& g) {
   dispatch_floating(a.dtype(), "map_binary_grad", [&](auto tag) {
     using T = decltype(tag);
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    const T* pg = grad.data<T>();
-    T* po = out.data<T>();
+    ElementOrder order({&a, &b, &grad}, out);
+    const T* pa = order.in<T>(a);
+    const T* pb = order.in<T>(b);
+    const T* pg = order.in<T>(grad);
+    T* po = order.out<T>(out);
     for_each_broadcast(out.shape(), a.shape(), b.shape(),
                        [&](std::int64_t i, std::int64_t ia, std::int64_t ib) { po[i] = g(pa[ia], pb[ib], pg[i]); });
   });
