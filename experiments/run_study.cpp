@@ -304,7 +304,10 @@ class Study {
     // count), and the memorisation control, trained here.
     for (const auto& arch : split_list(c_.depth)) {
       const std::string stage = "train-" + arch;
-      add({stage, train_command(arch, c_.depth_epochs, c_.depth_limit_train, stage), true, 3});
+      add({stage,
+           train_command(arch, c_.depth_epochs, c_.depth_limit_train, stage, 1000,
+                         {"--batch-size", std::to_string(c_.depth_batch_size)}),
+           true, 3});
       models_.push_back({arch, "depth", depth_of(arch), (runner_.dir(stage) / "checkpoint.safetensors").string(),
                          (runner_.dir(stage) / "summary.json").string(), c_.depth_limit_train});
     }
@@ -314,9 +317,10 @@ class Study {
       models_.push_back(m);
     }
     // The control must fit its labels, which only the samples themselves explain: no augmentation
-    // and no weight decay (both fight memorisation), small batches for more steps.
+    // and no weight decay (both fight memorisation), small batches for more steps. Its test
+    // accuracy is chance by construction, so each epoch's progress line looks at 200 samples only.
     add({"train-parity",
-         train_command(c_.architecture, c_.parity_epochs, c_.parity_limit_train, "train-parity",
+         train_command(c_.architecture, c_.parity_epochs, c_.parity_limit_train, "train-parity", 200,
                        {"--labels", "parity", "--batch-size", "32", "--crop-padding", "0", "--flip", "false",
                         "--weight-decay", "0"}),
          true, 3});
@@ -336,13 +340,17 @@ class Study {
              false, 0.5});
       }
     for (const auto& m : measured) add_attacks(m.name, m.checkpoint);
+    // run_adv_train's own test accuracy after fine-tuning only shows progress: on --eval-limit
+    // samples, as the study's accuracies, but at least on the robustness measure's.
+    const std::int64_t adv_limit_test = c_.eval_limit > 0 ? std::max(c_.eval_limit, c_.adv_robust_n) : 0;
     for (const auto& m : measured) {
       if (m.ladder == "memorisation") continue;
       const std::string stage = "adv-" + m.name;
       add({stage,
            with_common({"run_adv_train", "--from", m.checkpoint, "--attack", "pgd-linf", "--eps", fmt::format("{}", c_.adv_eps),
                         "--steps", std::to_string(c_.adv_steps), "--adv-examples", std::to_string(c_.adv_examples),
-                        "--robust-n", std::to_string(c_.adv_robust_n), "--robust-steps",
+                        "--limit-test", std::to_string(adv_limit_test), "--robust-n", std::to_string(c_.adv_robust_n),
+                        "--robust-steps",
                         std::to_string(std::max<std::int64_t>(20, 2 * c_.adv_steps)), "--robust-restarts", "1",
                         "--out", runner_.dir(stage).string()}),
            true, 4});
@@ -393,12 +401,14 @@ class Study {
     command.insert(command.end(), {"--threads", std::to_string(c_.threads)});
     return command;
   }
-  // run_train; its own test accuracy per epoch only shows progress (the study's is run_eval's).
+  // run_train; its own test accuracy per epoch, on the first `limit_test` test samples, only
+  // shows progress (the study's is run_eval's).
   std::vector<std::string> train_command(const std::string& arch, std::int64_t epochs, std::int64_t limit,
-                                         const std::string& stage, std::vector<std::string> extra = {}) const {
+                                         const std::string& stage, std::int64_t limit_test = 1000,
+                                         std::vector<std::string> extra = {}) const {
     std::vector<std::string> command = {"run_train",     "--model", arch, "--epochs", std::to_string(epochs),
-                                        "--limit-train", std::to_string(limit), "--limit-test", "1000", "--lr",
-                                        "0.05",          "--out",   runner_.dir(stage).string()};
+                                        "--limit-train", std::to_string(limit), "--limit-test", std::to_string(limit_test),
+                                        "--lr",          "0.05",    "--out", runner_.dir(stage).string()};
     command.insert(command.end(), extra.begin(), extra.end());
     return with_common(command);
   }

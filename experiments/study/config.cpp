@@ -18,6 +18,7 @@ Json preset_values(const std::string& preset) {
             {"depth", "resnet20,resnet32,resnet56,resnet110"},
             {"depth_epochs", 8},
             {"depth_limit_train", 0},
+            {"depth_batch_size", 128},
             {"parity_epochs", 60},
             {"parity_limit_train", 10000},
             {"eval_limit", 0},

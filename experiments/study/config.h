@@ -24,13 +24,13 @@ struct StudyConfig {
   std::string rungs = "0.7,0.9,0.98";  // the sparsities of the ladder that the study uses
   std::string depth = "resnet20,resnet32";
   std::string depth_checkpoints;  // the depth ladder from given files instead: "resnet50=PATH,resnet101=PATH"
-  std::int64_t depth_epochs = 2, depth_limit_train = 5000;
+  std::int64_t depth_epochs = 2, depth_limit_train = 2500, depth_batch_size = 32;
   std::int64_t parity_epochs = 25, parity_limit_train = 500;
   std::int64_t eval_limit = 2000;  // accuracy on the first N samples of each split (0: all)
   std::int64_t attack_n = 10;      // the first N train and N test samples attacked, per model
   std::string attacks = "cw-l2,ddn,fmn-linf";
   std::int64_t cw_search_steps = 3, cw_iterations = 30, ddn_steps = 50, fmn_steps = 50;
-  std::int64_t adv_examples = 256, adv_steps = 3, adv_robust_n = 100;
+  std::int64_t adv_examples = 256, adv_steps = 3, adv_robust_n = 50;
   double adv_eps = 0.1;
   std::string outlier_rungs = "0.9";
   std::int64_t outlier_limit = 5000, outlier_max_per_set = 8, outlier_rays_queries = 200;
@@ -57,6 +57,8 @@ struct StudyConfig {
     visit("depth_epochs", c.depth_epochs, experiments::Flag{"--depth-epochs", "Training epochs of each depth", experiments::Positive});
     visit("depth_limit_train", c.depth_limit_train,
           experiments::Flag{"--depth-limit-train", "Depth ladder: first N training samples (0: all)", experiments::NonNegative});
+    visit("depth_batch_size", c.depth_batch_size,
+          experiments::Flag{"--depth-batch-size", "Depth ladder: images per training step", experiments::Positive});
     visit("parity_epochs", c.parity_epochs,
           experiments::Flag{"--parity-epochs", "Memorisation control: training epochs", experiments::Positive});
     visit("parity_limit_train", c.parity_limit_train,

@@ -30,18 +30,21 @@ class ElementOrder {
   template <class T>
   const T* in(const Tensor& t) {
     check_dtype(t, dtype_of<T>(), "ElementOrder", "operand");
-    return static_cast<const T*>(in_bytes(t));
+    if (!layout_) return t.data<T>();
+    const auto own = t.packed_layout();
+    if (own && own->same_as(*layout_)) return t.data_as_stored<T>();
+    return static_cast<const T*>(packed_copy(t));
   }
-  // Where to write all of out's elements in this order.
+  // Where to write all of target's elements in this order.
   template <class T>
-  T* out(Tensor& out) {
-    check_dtype(out, dtype_of<T>(), "ElementOrder", "out");
-    return static_cast<T*>(out_bytes(out));
+  T* out(Tensor& target) {
+    check_dtype(target, dtype_of<T>(), "ElementOrder", "out");
+    return static_cast<T*>(out_bytes(target));
   }
 
  private:
-  const void* in_bytes(const Tensor& t);
-  void* out_bytes(Tensor& out);
+  const void* packed_copy(const Tensor& t);
+  void* out_bytes(Tensor& target);
 
   std::shared_ptr<const PackedLayout> layout_;  // null: row-major
   std::vector<Tensor> packed_copies_;
