@@ -33,6 +33,7 @@
 #include "experiments/common/datasets.h"
 #include "experiments/common/ladder.h"
 #include "experiments/common/model_io.h"
+#include "experiments/common/optimizer_state.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/npy.h"
@@ -181,7 +182,7 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
   using namespace oa;
   const nlohmann::json options = run_options(args_);
   const fs::path summary_path = src.dir / "summary.json", partial = src.dir / "partial";
-  const fs::path partial_checkpoint = partial / "checkpoint.safetensors", partial_optimizer = partial / "optimizer.safetensors";
+  const fs::path partial_checkpoint = partial / "checkpoint.safetensors";
   if (fs::exists(summary_path)) {  // finished earlier
     nlohmann::json summary = read_json(summary_path);
     OA_CHECK(summary["options"] == options, "{}: that run had other options ({}); resume with the same ones",
@@ -214,11 +215,7 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
     const nlohmann::json meta = io::load_checkpoint(partial_checkpoint.string(), model);
     OA_CHECK(meta["options"] == options, "{}: that run had other options ({}); resume with the same ones",
              partial_checkpoint.string(), meta["options"].dump());
-    const auto opt_file = io::read_safetensors(partial_optimizer.string());
-    OA_CHECK(opt_file.metadata.count("made") && opt_file.metadata.at("made") == meta["made"].dump(),
-             "{} does not belong to {}: remove {} to restart this model", partial_optimizer.string(),
-             partial_checkpoint.string(), partial.string());
-    optimizer.load_state(opt_file.tensors);
+    experiments::load_optimizer_state(partial, meta["made"].dump(), optimizer, partial_checkpoint);
     adv.made = meta["made"];
     epoch = meta["epoch"], step = meta["step"], trained = meta["trained"];
     loss_sum = meta["loss_sum"], correct_sum = meta["correct_sum"], train_seconds = meta["train_seconds"];
@@ -255,17 +252,17 @@ std::optional<nlohmann::json> AdvTrain::fine_tune(const Source& src) {
     correct_sum += stats.accuracy * static_cast<double>(stats.samples);
     train_seconds += stats.seconds;
     if (step >= per_epoch) epoch += 1, step = 0;
-    // The optimiser state first, then the checkpoint that names its count: a kill between the
-    // two leaves an optimiser file ahead of the checkpoint, which --resume detects. Every rank
-    // holds the same model and optimiser: rank 0 writes them.
+    // The checkpoint names its count of adversarial examples, and its optimiser state is kept
+    // under that count (optimizer_state.h: safe against a kill between the two files). Every
+    // rank holds the same model and optimiser: rank 0 writes them.
     const nlohmann::json meta = {{"options", options},          {"made", adv.made},       {"epoch", epoch},
                                  {"step", step},                {"trained", trained},     {"loss_sum", loss_sum},
                                  {"correct_sum", correct_sum},  {"train_seconds", train_seconds},
                                  {"before", before}};
     if (dist::rank() == 0) {
       fs::create_directories(partial);
-      io::write_safetensors(partial_optimizer.string(), optimizer.state(), {{"made", std::to_string(adv.made)}});
-      io::save_checkpoint(partial_checkpoint.string(), model, meta);
+      experiments::save_with_optimizer_state(partial, std::to_string(adv.made), optimizer,
+                                             [&] { io::save_checkpoint(partial_checkpoint.string(), model, meta); });
     }
     chunks_ += 1;
     if (args_.stop_after > 0 && chunks_ >= args_.stop_after && adv.made < args_.adv_examples) {

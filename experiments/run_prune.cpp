@@ -223,6 +223,7 @@ int Ladder::run() {
     OA_CHECK(dense_predictions_.size() == static_cast<std::size_t>(train_.size()),
              "{}: {} predictions for {} training samples", (out_ / "dense" / "train_predictions.npy").string(),
              dense_predictions_.size(), train_.size());
+    write_ladder();  // ladder.csv again too, should a kill have come between the two files
   }
   // The model to prune next: the last finished rung, or A.
   const std::size_t done = rows_.size() - 1;

@@ -1,7 +1,7 @@
 // run_train: train a model on an image data set, checkpointing every epoch.
 //   run_train --model resnet20 --data fashion-mnist --epochs 8 --out runs/resnet20
 // DIR receives checkpoint.safetensors (the model after the last finished epoch, with its
-// metadata), optimizer.safetensors (momentum buffers, for --resume), history.csv (one row
+// metadata), optimizer-<epoch>.safetensors (momentum buffers, for --resume), history.csv (one row
 // per epoch) and summary.json. Every file is written atomically; after a kill, --resume
 // continues from the last finished epoch and reproduces the uninterrupted run.
 #include <nlohmann/json.hpp>
@@ -13,6 +13,7 @@
 #include "experiments/common/cli.h"
 #include "experiments/common/datasets.h"
 #include "experiments/common/model_io.h"
+#include "experiments/common/optimizer_state.h"
 #include "experiments/common/training.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
@@ -61,7 +62,7 @@ int run(const Args& args) {
   OA_CHECK(args.epochs >= 1, "--epochs must be at least 1, got {}", args.epochs);
   OA_CHECK(args.batch_size >= 1, "--batch-size must be at least 1, got {}", args.batch_size);
   const fs::path out = args.out;
-  const fs::path checkpoint = out / "checkpoint.safetensors", optimizer_file = out / "optimizer.safetensors";
+  const fs::path checkpoint = out / "checkpoint.safetensors";
   OA_CHECK(args.out.empty() || args.resume || !fs::exists(checkpoint),
            "{} already holds a checkpoint: pass --resume to continue it, or choose another --out", args.out);
 
@@ -93,11 +94,7 @@ int run(const Args& args) {
     const nlohmann::json meta = io::load_checkpoint(checkpoint.string(), *model);
     OA_CHECK(meta.value("architecture", "") == args.model, "{}: holds a {}, but --model is {}", checkpoint.string(),
              meta.value("architecture", "?"), args.model);
-    const auto opt_file = io::read_safetensors(optimizer_file.string());
-    OA_CHECK(opt_file.metadata.count("epoch") && opt_file.metadata.at("epoch") == std::to_string(meta["epoch"].get<int>()),
-             "{} does not belong to the epoch of {}: remove both to restart", optimizer_file.string(),
-             checkpoint.string());
-    optimizer.load_state(opt_file.tensors);
+    experiments::load_optimizer_state(out, std::to_string(meta["epoch"].get<int>()), optimizer, checkpoint);
     OA_CHECK(meta.value("epochs", args.epochs) == args.epochs && meta.value("schedule", args.schedule) == args.schedule,
              "{}: that run had --epochs {} --schedule {}; resume with the same values (the schedule spans the whole run)",
              checkpoint.string(), meta.value("epochs", 0), meta.value("schedule", std::string("?")));
@@ -149,17 +146,18 @@ int run(const Args& args) {
                                  {"data_parallel_ranks", std::max(dist::world_size(), args.simulate_ranks)},
                                  {"train_accuracy", tr.accuracy}, {"test_accuracy", te.accuracy},
                                  {"sparsity", 0.0},            {"history", history}};
-    // The optimiser state first, then the checkpoint that names its epoch: a kill between
-    // the two leaves an optimiser file one epoch ahead, which --resume detects.
-    io::write_safetensors(optimizer_file.string(), optimizer.state(), {{"epoch", std::to_string(epoch + 1)}});
-    experiments::save_model(checkpoint.string(), *model, config, meta);
-    io::write_file_atomic((out / "history.csv").string(), history_csv(history));
     nlohmann::json summary = meta;
     summary["model"] = args.model;
     summary["parameters"] = parameters;
     summary["threads"] = args.runtime.threads;
     summary["device"] = args.runtime.device;
-    io::write_file_atomic((out / "summary.json").string(), summary.dump(2) + "\n");
+    // The checkpoint last: it is what --resume continues from, so the files of an epoch killed
+    // before its checkpoint are written again when the epoch runs again.
+    experiments::save_with_optimizer_state(out, std::to_string(epoch + 1), optimizer, [&] {
+      io::write_file_atomic((out / "history.csv").string(), history_csv(history));
+      io::write_file_atomic((out / "summary.json").string(), summary.dump(2) + "\n");
+      experiments::save_model(checkpoint.string(), *model, config, meta);
+    });
   }
   OA_CHECK(!history.empty(), "no epoch ran: the run in {} is already complete", args.out);
   const auto& last = history.back();

@@ -133,8 +133,10 @@ void remove_rank_files(const fs::path& dir) {
 
 void write_run_files(const fs::path& dir, const std::string& csv, const nlohmann::json& summary) {
   fs::create_directories(dir);
-  io::write_file_atomic((dir / "samples.csv").string(), csv);
+  // The summary first: a kill between the two leaves a samples.csv that always has a summary
+  // beside it (earlier_summary reads the options there), at worst one batch ahead of the rows.
   io::write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  io::write_file_atomic((dir / "samples.csv").string(), csv);
 }
 
 nlohmann::json earlier_summary(const fs::path& dir, const nlohmann::json& expected, bool resume) {

@@ -104,7 +104,7 @@ void gather_rows(const RowsByIndex<Row>& made, RowsByIndex<Row>& rows) {
     for (const Row& row : read_csv_text<Row>(texts[r], fmt::format("the rows of rank {}", r))) rows[row.index] = row;
 }
 
-// Writes dir/samples.csv and dir/summary.json (indented), each atomically; creates dir.
+// Writes dir/summary.json (indented), then dir/samples.csv, each atomically; creates dir.
 void write_run_files(const std::filesystem::path& dir, const std::string& csv, const nlohmann::json& summary);
 
 // --resume: the summary.json of the earlier run in `dir`, or null when dir has no samples.csv

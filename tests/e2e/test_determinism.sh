@@ -38,8 +38,8 @@ for run in 1 2; do
 done
 check "run_train: the same checkpoint twice" same_checkpoint "$work/train1/checkpoint.safetensors" \
   "$work/train2/checkpoint.safetensors"
-check "run_train: the same optimizer state twice" same_checkpoint "$work/train1/optimizer.safetensors" \
-  "$work/train2/optimizer.safetensors"
+check "run_train: the same optimizer state twice" same_checkpoint "$work/train1/optimizer-2.safetensors" \
+  "$work/train2/optimizer-2.safetensors"
 model=$work/train1/checkpoint.safetensors
 
 for run in 1 2; do
