@@ -350,8 +350,7 @@ class Study {
            with_common({"run_adv_train", "--from", m.checkpoint, "--attack", "pgd-linf", "--eps", fmt::format("{}", c_.adv_eps),
                         "--steps", std::to_string(c_.adv_steps), "--adv-examples", std::to_string(c_.adv_examples),
                         "--limit-test", std::to_string(adv_limit_test), "--robust-n", std::to_string(c_.adv_robust_n),
-                        "--robust-steps",
-                        std::to_string(std::max<std::int64_t>(20, 2 * c_.adv_steps)), "--robust-restarts", "1",
+                        "--robust-steps", std::to_string(c_.adv_robust_steps), "--robust-restarts", "1",
                         "--out", runner_.dir(stage).string()}),
            true, 4});
       add_attacks("after-" + m.name, (runner_.dir(stage) / "checkpoint.safetensors").string());

@@ -30,7 +30,7 @@ struct StudyConfig {
   std::int64_t attack_n = 10;      // the first N train and N test samples attacked, per model
   std::string attacks = "cw-l2,ddn,fmn-linf";
   std::int64_t cw_search_steps = 3, cw_iterations = 30, ddn_steps = 50, fmn_steps = 50;
-  std::int64_t adv_examples = 256, adv_steps = 3, adv_robust_n = 50;
+  std::int64_t adv_examples = 256, adv_steps = 3, adv_robust_n = 50, adv_robust_steps = 20;
   double adv_eps = 0.1;
   std::string outlier_rungs = "0.9";
   std::int64_t outlier_limit = 5000, outlier_max_per_set = 8, outlier_rays_queries = 200;
@@ -78,6 +78,11 @@ struct StudyConfig {
     visit("adv_steps", c.adv_steps, experiments::Flag{"--adv-steps", "PGD steps of each training example", experiments::Positive});
     visit("adv_robust_n", c.adv_robust_n,
           experiments::Flag{"--adv-robust-n", "Test samples of the robust accuracy", experiments::Positive});
+    visit("adv_robust_steps", c.adv_robust_steps,
+          experiments::Flag{"--adv-robust-steps",
+                            "PGD steps of the robust accuracy (keep it well above --adv-steps: a measure no stronger "
+                            "than the training attack overstates robustness)",
+                            experiments::Positive});
     visit("adv_eps", c.adv_eps, experiments::Flag{"--adv-eps", "PGD-Linf radius of the fine-tuning", experiments::Positive});
     visit("outlier_rungs", c.outlier_rungs, experiments::Flag{"--outlier-rungs", "Rungs B of the OutlierAttack (empty: none)"});
     visit("outlier_limit", c.outlier_limit,
