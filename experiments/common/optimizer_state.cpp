@@ -8,13 +8,15 @@ namespace fs = std::filesystem;
 namespace oa::experiments {
 
 namespace {
+
 constexpr const char* kPrefix = "optimizer-";
 constexpr const char* kSuffix = ".safetensors";
-}  // namespace
 
 fs::path optimizer_state_path(const fs::path& dir, const std::string& stamp) {
   return dir / (kPrefix + stamp + kSuffix);
 }
+
+}  // namespace
 
 void save_with_optimizer_state(const fs::path& dir, const std::string& stamp, const optim::Optimizer& optimizer,
                                const std::function<void()>& write_checkpoint) {

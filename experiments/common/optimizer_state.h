@@ -16,9 +16,6 @@
 
 namespace oa::experiments {
 
-// <dir>/optimizer-<stamp>.safetensors
-std::filesystem::path optimizer_state_path(const std::filesystem::path& dir, const std::string& stamp);
-
 // Writes the state under `stamp`, then runs write_checkpoint (which must write the checkpoint
 // naming `stamp`), then removes the states of every other stamp in `dir`.
 void save_with_optimizer_state(const std::filesystem::path& dir, const std::string& stamp,
