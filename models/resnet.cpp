@@ -24,9 +24,9 @@ std::shared_ptr<nn::Sequential> projection(std::int64_t in, std::int64_t out, st
   return downsample;
 }
 
-// A residual block: a chain of conv-BN pairs (conv{i}, bn{i}) with ReLU between them, the
-// shortcut added to the last BN's output, then a ReLU:
-//   out = relu(bn_k(conv_k(... relu(bn1(conv1(x))) ...)) + shortcut(x))
+// A residual block: a chain of conv-BN pairs (conv{i}, bn{i}) with ReLU between them (the
+// children relu{i}), the shortcut added to the last BN's output, then a ReLU:
+//   out = relu(bn_k(conv_k(... relu1(bn1(conv1(x))) ...)) + shortcut(x))
 // The shortcut is x itself, or downsample(x) (1x1 conv + BN) when the shape changes.
 // Inside the chain, conv{i}'s output channels go only through bn{i} into conv{i+1}: the block
 // declares these chains, and filter pruning (prune/filter.h) may remove channels from them.
@@ -41,7 +41,8 @@ class ResidualBlock : public nn::Module {
       const auto& c = chain[i - 1];
       register_module(conv_name(i), conv(c.in, c.out, c.kernel, c.stride, rng));
       register_module(bn_name(i), std::make_shared<nn::BatchNorm2d>(c.out));
-      declare_conv_norm_pair({conv_name(i), bn_name(i)});
+      if (i < depth_) register_module(relu_name(i), std::make_shared<nn::ReLU>());
+      declare_conv_norm_pair({conv_name(i), bn_name(i), i < depth_ ? relu_name(i) : ""});
     }
     for (std::size_t i = 1; i < depth_; ++i) declare_channel_chain({conv_name(i), bn_name(i), conv_name(i + 1)});
     const std::int64_t in = chain.front().in, out = chain.back().out;
@@ -54,7 +55,7 @@ class ResidualBlock : public nn::Module {
     Tensor h = x;
     for (std::size_t i = 1; i <= depth_; ++i) {
       h = child(bn_name(i))(child(conv_name(i))(h));
-      if (i < depth_) h = relu(h);
+      if (i < depth_) h = child(relu_name(i))(h);
     }
     return relu(add(h, has_downsample_ ? child("downsample")(x) : x));
   }
@@ -63,6 +64,7 @@ class ResidualBlock : public nn::Module {
  private:
   static std::string conv_name(std::size_t i) { return "conv" + std::to_string(i); }
   static std::string bn_name(std::size_t i) { return "bn" + std::to_string(i); }
+  static std::string relu_name(std::size_t i) { return "relu" + std::to_string(i); }
   std::size_t depth_;  // conv-BN pairs
   bool has_downsample_;
 };
@@ -140,7 +142,8 @@ ResNet::ResNet(const ResNetSpec& spec, Rng& rng) : spec_(spec) {
   std::int64_t channels = cifar ? 16 * spec.width : 64;
   register_module("conv1", conv(spec.in_channels, channels, cifar ? 3 : 7, cifar ? 1 : 2, rng));
   register_module("bn1", std::make_shared<nn::BatchNorm2d>(channels));
-  declare_conv_norm_pair({"conv1", "bn1"});
+  register_module("relu", std::make_shared<nn::ReLU>());
+  declare_conv_norm_pair({"conv1", "bn1", "relu"});
   std::int64_t in = channels;
   for (std::size_t s = 0; s < spec.blocks.size(); ++s) {
     const std::int64_t planes = channels << s;
@@ -156,7 +159,7 @@ Tensor ResNet::forward(const Tensor& x) {
   OA_CHECK(x.dim() == 4 && x.size(1) == spec_.in_channels, "ResNet: expected input [N, {}, H, W], got {}",
            spec_.in_channels, describe(x));
   const Tensor input = spec_.input_mean.empty() ? x : child("normalize")(x);
-  Tensor h = relu(child("bn1")(child("conv1")(input)));
+  Tensor h = child("relu")(child("bn1")(child("conv1")(input)));
   if (spec_.style == ResNetStyle::ImageNet) h = max_pool2d(h, 3, 2, 1);
   for (std::size_t s = 0; s < spec_.blocks.size(); ++s) h = child(stage_name(s))(h);
   return child("fc")(global_avg_pool2d(h));

@@ -169,6 +169,11 @@ OA_KERNEL(void, sum_rows, (const Tensor& grad, Tensor& grad_bias), (grad, grad_b
 OA_KERNEL(void, conv2d_forward,
           (const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g),
           (x, w, bias, y, g))
+// OVERWRITES y = max(0, conv(x, w) + bias), the ReLU applied as the output is written where the
+// back end can (oneDNN's eltwise post-op, cuDNN's bias-activation call).
+OA_KERNEL(void, conv2d_relu_forward,
+          (const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g),
+          (x, w, bias, y, g))
 // OVERWRITES grad_x.
 OA_KERNEL(void, conv2d_backward_input,
           (const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g), (grad_y, w, grad_x, g))

@@ -17,8 +17,8 @@ Layer& child_as(Module& parent, const std::string& path, const std::string& name
   return *layer;
 }
 
-// The folded conv of conv -> norm (the formula in the header), in float64 on the host.
-std::shared_ptr<Conv2d> folded(const Conv2d& conv, const BatchNorm2d& norm) {
+// The folded conv of conv -> norm (-> ReLU when `relu`), in float64 on the host.
+std::shared_ptr<Conv2d> folded(const Conv2d& conv, const BatchNorm2d& norm, bool relu) {
   const std::int64_t channels = conv.options.out_channels;
   const auto gamma = norm.weight.to_vector<double>(), beta = norm.bias.to_vector<double>();
   const auto mean = norm.running_mean.to_vector<double>(), var = norm.running_var.to_vector<double>();
@@ -34,6 +34,7 @@ std::shared_ptr<Conv2d> folded(const Conv2d& conv, const BatchNorm2d& norm) {
   const Device device = conv.weight.device();
   Conv2dOptions options = conv.options;
   options.bias = true;
+  options.relu = relu;
   auto result = std::make_shared<Conv2d>(options, Tensor::from_vector(weight, conv.weight.shape()).to(dtype).to(device),
                                          Tensor::from_vector(bias, {channels}).to(dtype).to(device));
   const bool trainable = conv.weight.requires_grad();
@@ -56,9 +57,12 @@ int fold_batch_norm(Module& model) {
   for (const auto& [parent, path, pair] : pairs) {
     const auto& conv = child_as<Conv2d>(*parent, path, pair.conv, "Conv2d");
     const auto& norm = child_as<BatchNorm2d>(*parent, path, pair.norm, "BatchNorm2d");
-    auto replacement = folded(conv, norm);
+    const bool relu = !pair.relu.empty();
+    if (relu) child_as<ReLU>(*parent, path, pair.relu, "ReLU");
+    auto replacement = folded(conv, norm, relu);
     parent->replace_child(pair.conv, replacement);
     parent->replace_child(pair.norm, std::make_shared<Identity>());
+    if (relu) parent->replace_child(pair.relu, std::make_shared<Identity>());
   }
   return static_cast<int>(pairs.size());
 }

@@ -28,6 +28,7 @@ Conv2d::Conv2d(const Conv2dOptions& opts, Tensor w, Tensor b) : options(opts) {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
+  if (options.relu) return conv2d_relu(x, weight, bias, options.stride, options.padding, options.groups);
   return conv2d(x, weight, bias, options.stride, options.padding, options.groups);
 }
 
@@ -48,7 +49,8 @@ SparseConv2d::SparseConv2d(const Conv2d& dense)
 Tensor SparseConv2d::forward(const Tensor& x) {
   OA_CHECK(!training(), "SparseConv2d {}: its weight has no gradient, it is for frozen models in eval mode "
            "(evaluation, attacks), not for training; train the dense model", fmt::join(weight->shape, "x"));
-  return sparse_conv2d(x, weight, bias, options.stride, options.padding);
+  const Tensor y = sparse_conv2d(x, weight, bias, options.stride, options.padding);
+  return options.relu ? relu(y) : y;  // the sparse kernel has no fused ReLU
 }
 
 void SparseConv2d::check_device(Device device, const std::string& path) const {

@@ -12,6 +12,9 @@ struct Conv2dOptions {
   std::int64_t in_channels, out_channels, kernel;
   std::int64_t stride = 1, padding = 0, groups = 1;
   bool bias = false;
+  // The output goes through a ReLU inside the convolution (ops conv2d_relu): what
+  // nn::fold_batch_norm makes of conv -> BN -> ReLU in a frozen model.
+  bool relu = false;
 };
 
 class Conv2d : public Module {

@@ -136,8 +136,10 @@ std::vector<ConvNormDeclaration> Sequential::conv_norm_pairs() const {
   std::vector<ConvNormDeclaration> pairs = Module::conv_norm_pairs();
   const auto& layers = children();
   for (std::size_t i = 1; i < layers.size(); ++i)
-    if (layers[i - 1].second->type_name() == "Conv2d" && layers[i].second->type_name() == "BatchNorm2d")
-      pairs.push_back({layers[i - 1].first, layers[i].first});
+    if (layers[i - 1].second->type_name() == "Conv2d" && layers[i].second->type_name() == "BatchNorm2d") {
+      const bool relu_next = i + 1 < layers.size() && layers[i + 1].second->type_name() == "ReLU";
+      pairs.push_back({layers[i - 1].first, layers[i].first, relu_next ? layers[i + 1].first : ""});
+    }
   return pairs;
 }
 

@@ -22,9 +22,12 @@ struct ChannelChainDeclaration {
 };
 
 // A conv child whose output goes only into the BatchNorm child `norm`, so that in eval mode
-// the two fold into one conv (nn::fold_batch_norm). Names of direct children, as above.
+// the two fold into one conv (nn::fold_batch_norm); and, when `relu` names one, the ReLU child
+// that the norm's output goes through next, which then runs inside that conv. Names of direct
+// children, as above.
 struct ConvNormDeclaration {
   std::string conv, norm;
+  std::string relu = "";
 };
 
 class Module {
@@ -60,7 +63,8 @@ class Module {
   // The channel chains this module declares (not its children's); prune/filter.h collects them.
   const std::vector<ChannelChainDeclaration>& declared_channel_chains() const { return channel_chains_; }
   // The conv -> BatchNorm pairs among this module's children (not its children's): those it
-  // declares; a Sequential finds its own (a Conv2d right before a BatchNorm2d).
+  // declares; a Sequential finds its own (a Conv2d right before a BatchNorm2d, and a ReLU
+  // right after it).
   virtual std::vector<ConvNormDeclaration> conv_norm_pairs() const { return conv_norm_pairs_; }
   // This module's own buffer `name` (not its children's); undefined when it has none.
   Tensor buffer(const std::string& name) const;
@@ -88,7 +92,8 @@ class Module {
   }
   // Declares a prunable channel chain among this module's children (the ResNet blocks do).
   void declare_channel_chain(ChannelChainDeclaration chain);
-  // Declares that the conv child `conv` feeds only the BatchNorm child `norm` (the ResNets do).
+  // Declares that the conv child `conv` feeds only the BatchNorm child `norm`, and that one
+  // into the ReLU child `relu` if named (the ResNets do).
   void declare_conv_norm_pair(ConvNormDeclaration pair);
   // Throws, naming the layer by its `path` in the tree, when this layer cannot run on `device`.
   // Layers whose state lives outside parameters and buffers override it (SparseConv2d).

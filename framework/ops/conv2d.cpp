@@ -5,8 +5,13 @@
 //             db = sum of dy over n, oh, ow
 // Each is computed only when that input needs it: attacks freeze w and b, so their
 // backward runs the input kernel alone.
+//
+// conv2d_relu: y = max(0, conv2d(x, w, b)) in one kernel (the ReLU applied as the convolution
+// writes its output: a oneDNN post-op, cuDNN's bias-activation call), which saves the ReLU's
+// own pass over the activations. backward: dL/dconv = dL/dy * [y > 0], then conv2d's backward.
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
+#include "framework/backend/elementwise_math.h"
 #include "framework/ops/conv2d_geometry.h"
 #include "framework/ops/ops.h"
 
@@ -41,36 +46,67 @@ backend::Conv2dGeometry conv2d_geometry(const Tensor& x, const Shape& w, std::in
   return g;
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride, std::int64_t padding,
-              std::int64_t groups) {
-  check_same_dtype(x, w, "conv2d");
-  check_same_device(x, w, "conv2d");
-  const backend::Conv2dGeometry g = conv2d_geometry(x, w.shape(), stride, padding, groups, "conv2d");
+namespace {
+
+// The gradients of x, w and b (those `needs` asks for) from the gradient of the convolution's
+// output (before any ReLU).
+std::vector<Tensor> conv2d_gradients(const Tensor& grad, const Tensor& x, const Tensor& w,
+                                     const backend::Conv2dGeometry& g, const std::vector<bool>& needs) {
+  std::vector<Tensor> grads(3);
+  if (needs[0]) {
+    grads[0] = empty_like(x);
+    backend::conv2d_backward_input(grad, w, grads[0], g);
+  }
+  if (needs[1]) {
+    grads[1] = empty_like(w);
+    backend::conv2d_backward_weight(grad, x, grads[1], g);
+  }
+  if (needs[2]) {
+    grads[2] = Tensor::empty({g.out_channels}, grad.dtype(), grad.device());
+    backend::conv2d_backward_bias(grad, grads[2]);
+  }
+  return grads;
+}
+
+// conv2d, or conv2d_relu when `relu`.
+Tensor convolution(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride, std::int64_t padding,
+                   std::int64_t groups, bool relu) {
+  const char* op = relu ? "conv2d_relu" : "conv2d";
+  check_same_dtype(x, w, op);
+  check_same_device(x, w, op);
+  const backend::Conv2dGeometry g = conv2d_geometry(x, w.shape(), stride, padding, groups, op);
   if (b.defined()) {
-    check_same_dtype(x, b, "conv2d");
-    OA_CHECK(b.dim() == 1 && b.size(0) == g.out_channels, "conv2d: bias {} does not match {} output channels",
+    check_same_dtype(x, b, op);
+    OA_CHECK(b.dim() == 1 && b.size(0) == g.out_channels, "{}: bias {} does not match {} output channels", op,
              shape_str(b.shape()), g.out_channels);
   }
   Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device());
-  backend::conv2d_forward(x, w, b.defined() ? &b : nullptr, y, g);
+  const Tensor* bias = b.defined() ? &b : nullptr;
+  if (relu) backend::conv2d_relu_forward(x, w, bias, y, g);
+  else backend::conv2d_forward(x, w, bias, y, g);
 
-  return record(y, {&x, &w, &b}, "conv2d",
-                [x = x.detach(), w = w.detach(), g](const Tensor& grad, const std::vector<bool>& needs) {
-                  std::vector<Tensor> grads(3);
-                  if (needs[0]) {
-                    grads[0] = empty_like(x);
-                    backend::conv2d_backward_input(grad, w, grads[0], g);
-                  }
-                  if (needs[1]) {
-                    grads[1] = empty_like(w);
-                    backend::conv2d_backward_weight(grad, x, grads[1], g);
-                  }
-                  if (needs[2]) {
-                    grads[2] = Tensor::empty({g.out_channels}, grad.dtype(), grad.device());
-                    backend::conv2d_backward_bias(grad, grads[2]);
-                  }
-                  return grads;
+  // The backward keeps y only to mask by it (a plain conv2d does not hold its output alive).
+  return record(y, {&x, &w, &b}, op,
+                [x = x.detach(), w = w.detach(), y = relu ? y.detach() : Tensor(), g](const Tensor& grad,
+                                                                                      const std::vector<bool>& needs) {
+                  if (!y.defined()) return conv2d_gradients(grad, x, w, g, needs);
+                  // The ReLU's backward reads only its output (math::Relu): y stands in for its input.
+                  Tensor grad_before_relu = empty_like(y);
+                  backend::map_unary_backward(y, y, grad, grad_before_relu, math::Relu{});
+                  return conv2d_gradients(grad_before_relu, x, w, g, needs);
                 });
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride, std::int64_t padding,
+              std::int64_t groups) {
+  return convolution(x, w, b, stride, padding, groups, /*relu=*/false);
+}
+
+Tensor conv2d_relu(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t stride, std::int64_t padding,
+                   std::int64_t groups) {
+  return convolution(x, w, b, stride, padding, groups, /*relu=*/true);
 }
 
 }  // namespace oa

@@ -70,6 +70,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 // x [N, C_in, H, W], w [C_out, C_in/groups, KH, KW], b [C_out] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), std::int64_t stride = 1,
               std::int64_t padding = 0, std::int64_t groups = 1);
+// relu(conv2d(x, w, b, ...)) in one kernel (conv2d.cpp): what nn::fold_batch_norm makes of a
+// conv -> BN -> ReLU chain in a frozen model.
+Tensor conv2d_relu(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), std::int64_t stride = 1,
+                   std::int64_t padding = 0, std::int64_t groups = 1);
 // A pruned conv weight for sparse_conv2d: its shape [C_out, C_in, KH, KW] and the weight as
 // a CSR matrix [C_out, C_in*KH*KW].
 struct SparseConvWeight {

@@ -149,7 +149,7 @@ TEST_CASE("cuda transpose, matmul and linear (with and without bias): forward an
   }
 }
 
-TEST_CASE("cuda conv2d: kernels 1/3/7, stride 1/2, padding 0/1/3, groups 1/2, with and without bias") {
+TEST_CASE("cuda conv2d and conv2d_relu: kernels 1/3/7, stride 1/2, padding 0/1/3, groups 1/2, with and without bias") {
   struct ConvCase {
     std::int64_t batch, in_channels, size, out_channels, kernel, stride, padding, groups;
     bool bias;
@@ -179,6 +179,12 @@ TEST_CASE("cuda conv2d: kernels 1/3/7, stride 1/2, padding 0/1/3, groups 1/2, wi
       check_op(tag(name, dt),
                [&](auto& in) {
                  return oa::conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.groups);
+               },
+               inputs);
+      // With a bias: cudnnConvolutionBiasActivationForward; without: the convolution, then a ReLU.
+      check_op(tag(name + ", fused ReLU", dt),
+               [&](auto& in) {
+                 return oa::conv2d_relu(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.groups);
                },
                inputs);
     }

@@ -16,6 +16,27 @@ std::string describe(const ConvCase& c) {
                      c.kernel_h, c.kernel_w, c.stride, c.padding, c.groups, c.bias ? "bias" : "no bias");
 }
 
+using ConvOp = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, std::int64_t, std::int64_t, std::int64_t);
+
+// Checks `op` (conv2d or conv2d_relu) on each case, with random inputs from `seed`.
+template <std::size_t N>
+void check_cases(const ConvCase (&cases)[N], ConvOp op, const std::string& prefix, unsigned seed) {
+  std::mt19937 rng(seed);
+  for (const auto& c : cases) {
+    // H != W (5 x 6) so that swapped height and width show; odd H leaves a remainder at stride 2.
+    std::vector<Tensor> in{gradcheck::uniform({2, c.in_channels, 5, 6}, -1.0, 1.0, rng),
+                           gradcheck::uniform({c.out_channels, c.in_channels / c.groups, c.kernel_h, c.kernel_w},
+                                              -1.0, 1.0, rng)};
+    if (c.bias) in.push_back(gradcheck::uniform({c.out_channels}, -1.0, 1.0, rng));
+    for (auto& t : in) t.set_requires_grad();
+    gradcheck::check(prefix + describe(c),
+                     [c, op](const std::vector<Tensor>& x) {
+                       return op(x[0], x[1], c.bias ? x[2] : Tensor(), c.stride, c.padding, c.groups);
+                     },
+                     in);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("gradcheck: conv2d") {
@@ -35,20 +56,7 @@ TEST_CASE("gradcheck: conv2d") {
       {2, 3, 7, 7, 1, 3, 1, true},   // kernel wider than the 5x6 input: rows and columns clipped
       {2, 3, 5, 5, 3, 2, 1, false},  // stride 3 with padding 2
   };
-  std::mt19937 rng(30);
-  for (const auto& c : cases) {
-    // H != W (5 x 6) so that swapped height and width show; odd H leaves a remainder at stride 2.
-    std::vector<Tensor> in{gradcheck::uniform({2, c.in_channels, 5, 6}, -1.0, 1.0, rng),
-                           gradcheck::uniform({c.out_channels, c.in_channels / c.groups, c.kernel_h, c.kernel_w},
-                                              -1.0, 1.0, rng)};
-    if (c.bias) in.push_back(gradcheck::uniform({c.out_channels}, -1.0, 1.0, rng));
-    for (auto& t : in) t.set_requires_grad();
-    gradcheck::check(describe(c),
-                     [c](const std::vector<Tensor>& x) {
-                       return oa::conv2d(x[0], x[1], c.bias ? x[2] : Tensor(), c.stride, c.padding, c.groups);
-                     },
-                     in);
-  }
+  check_cases(cases, oa::conv2d, "", 30);
 }
 
 TEST_CASE("gradcheck: conv2d with a frozen weight (input gradient only)") {
@@ -59,4 +67,15 @@ TEST_CASE("gradcheck: conv2d with a frozen weight (input gradient only)") {
   x.set_requires_grad();
   gradcheck::check("conv2d, weight and bias frozen",
                    [](const std::vector<Tensor>& in) { return oa::conv2d(in[0], in[1], in[2], 2, 1, 2); }, {x, w, b});
+}
+
+// conv2d_relu: the gradient through the fused ReLU (masked by the output) and the convolution.
+// Uniform inputs put no pre-activation within the finite-difference step of the kink.
+TEST_CASE("gradcheck: conv2d_relu") {
+  const ConvCase cases[] = {
+      {4, 6, 3, 3, 1, 1, 1, true},
+      {4, 6, 3, 3, 2, 1, 2, false},
+      {4, 6, 1, 1, 1, 0, 1, true},
+  };
+  check_cases(cases, oa::conv2d_relu, "fused ReLU, ", 32);
 }

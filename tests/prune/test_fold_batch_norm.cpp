@@ -1,10 +1,12 @@
 // nn::fold_batch_norm: the folded model is the same function in eval mode, logits and input
-// gradients (the attack's view), in float64 to 1e-12 and in float32 to 1e-5, relative.
+// gradients (the attack's view), in float64 to 1e-12 and in float32 to 1e-5, relative; and
+// every declared conv -> BN -> ReLU runs as one fused conv2d_relu kernel.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "framework/backend/dispatch.h"
 #include "framework/nn/fold_batch_norm.h"
 #include "framework/nn/layers.h"
 #include "framework/ops/ops.h"
@@ -61,16 +63,26 @@ int count_layers(nn::Module& model, const std::string& type) {
   return n;
 }
 
+int fused_relus(nn::Module& model) {
+  int n = 0;
+  for (const auto& [path, module] : model.named_modules())
+    if (const auto* conv = dynamic_cast<const nn::Conv2d*>(module)) n += conv->options.relu;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("fold_batch_norm: same logits and input gradients, every conv -> BN pair folded") {
   struct Case {
     models::ModelConfig config;
     int pairs;  // conv -> BN pairs of the architecture
+    int relus;  // of them followed by a ReLU module (a block's last ReLU comes after the sum)
   };
-  // ResNet-20: stem + 9 blocks x 2 + 2 projections; small CNN: 2; ResNet-50: stem + 16 x 3 + 4.
-  for (const Case& c : {Case{{.name = "resnet20"}, 21}, Case{{.name = "small-cnn"}, 2},
-                        Case{{.name = "resnet50", .in_channels = 3, .image_size = 32}, 53}}) {
+  // ResNet-20: stem + 9 blocks x 2 + 2 projections, ReLU after the stem and each block's first
+  // conv; small CNN: 2, both with a ReLU; ResNet-50: stem + 16 x 3 + 4, ReLU after the stem and
+  // each block's first two convs.
+  for (const Case& c : {Case{{.name = "resnet20"}, 21, 10}, Case{{.name = "small-cnn"}, 2, 2},
+                        Case{{.name = "resnet50", .in_channels = 3, .image_size = 32}, 53, 33}}) {
     for (const auto& [dtype, tolerance] : {std::pair{DType::Float64, 1e-12}, std::pair{DType::Float32, 1e-5}}) {
       CAPTURE(c.config.name);
       CAPTURE(dtype_name(dtype));
@@ -79,12 +91,19 @@ TEST_CASE("fold_batch_norm: same logits and input gradients, every conv -> BN pa
       CHECK(nn::fold_batch_norm(*folded) == c.pairs);
       CHECK(count_layers(*folded, "BatchNorm2d") == 0);
       CHECK(count_layers(*reference, "BatchNorm2d") == c.pairs);
+      CHECK(count_layers(*reference, "ReLU") == c.relus);
+      CHECK(count_layers(*folded, "ReLU") == 0);
+      CHECK(fused_relus(*folded) == c.relus);
 
       Rng rng(3);
       const Tensor x = rand_uniform({3, c.config.in_channels, c.config.image_size, c.config.image_size}, rng, 0, 1)
                            .to(dtype);
       const Tensor weighting = randn({3, c.config.classes}, rng).to(dtype);
-      const Outputs expected = run(*reference, x, weighting), actual = run(*folded, x, weighting);
+      const Outputs expected = run(*reference, x, weighting);
+      backend::reset_kernel_calls();
+      const Outputs actual = run(*folded, x, weighting);
+      CHECK(backend::kernel_calls("conv2d_relu_forward") == c.relus);
+      CHECK(backend::kernel_calls("conv2d_forward") == c.pairs - c.relus);
       CHECK(relative_error(actual.logits, expected.logits) < tolerance);
       CHECK(relative_error(actual.input_gradient, expected.input_gradient) < tolerance);
       // Frozen stays frozen: an attack's backward must not compute weight gradients.

@@ -10,8 +10,9 @@
 
 #include "framework/autograd/node.h"
 #include "framework/backend/dispatch.h"
-#include "framework/ops/ops.h"
+#include "framework/nn/fold_batch_norm.h"
 #include "framework/nn/layers.h"
+#include "framework/ops/ops.h"
 #include "framework/prune/filter.h"
 #include "framework/prune/magnitude.h"
 #include "framework/prune/to_sparse.h"
@@ -88,6 +89,9 @@ TEST_CASE("to_sparse swaps a 95%-pruned ResNet-20's pruned convs for SparseConv2
   prune::magnitude_prune(*model, {.sparsity = 0.95, .keep_first_dense = true});
   model->eval();
   model->set_requires_grad(false);
+  // As the attacks load it (load_frozen_model): BN folded, the ReLUs fused into the convs,
+  // which the sparse layers must keep (their kernel has no fused form: a ReLU after it).
+  CHECK(nn::fold_batch_norm(*model) == 21);
   const Tensor x = rand_uniform({4, 1, 28, 28}, rng, 0.0, 1.0);
   const auto logits_and_gradient = [&] {
     Tensor input = x.clone().set_requires_grad();
@@ -126,6 +130,7 @@ TEST_CASE("to_sparse swaps a 95%-pruned ResNet-20's pruned convs for SparseConv2
   CHECK(max_abs_diff(grad, dense_grad) < 1e-5);
   CHECK(backend::kernel_calls("sparse_conv2d_forward") == static_cast<long>(swapped));
   CHECK(backend::kernel_calls("sparse_conv2d_backward_input") == static_cast<long>(swapped));
+  CHECK(backend::kernel_calls("conv2d_relu_forward") < 10);  // some of the 10 fused convs went sparse
 }
 
 TEST_CASE("a model after to_sparse refuses training, filter pruning and the GPU, with the reason") {

@@ -1,5 +1,5 @@
 // The two CPU convolution engines agree: oneDNN (float32) against our im2col kernels run in
-// float64, forward and both gradients, on every convolution shape of the ResNets we build
+// float64, forward (also with the fused ReLU) and both gradients, on every convolution shape of the ResNets we build
 // (ResNet-20 on 28x28 and 32x32 images; the bottleneck ResNets at 224x224, whose distinct
 // shapes ResNet-50, -101 and -152 share: only the number of blocks differs).
 #include <doctest/doctest.h>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "framework/backend/cpu/conv2d_engine.h"
+#include "framework/backend/dispatch.h"
 #include "framework/util/runtime.h"
 #include "tests/unit/helpers.h"
 
@@ -86,6 +87,15 @@ void check_engines_agree(const Conv2dGeometry& g, std::mt19937& rng) {
   oa::cpu::onednn_conv2d_forward(x, w, &b, y, g);
   oa::cpu::im2col_conv2d_forward(x64, w64, &b64, y64, g);
   check_close(y, y64, "forward", g);
+
+  // The ReLU as oneDNN's post-op against im2col's convolution then ReLU.
+  Tensor y_relu = Tensor::empty(grad_y.shape(), DType::Float32), y64_relu = Tensor::empty(grad_y.shape(), DType::Float64);
+  oa::cpu::onednn_conv2d_relu_forward(x, w, &b, y_relu, g);  // float64: im2col, then ReLU
+  oa::backend::conv2d_relu_forward(x64, w64, &b64, y64_relu, g);
+  check_close(y_relu, y64_relu, "forward with fused ReLU", g);
+  const auto relu_values = y64_relu.to_vector<double>();
+  CHECK(std::count(relu_values.begin(), relu_values.end(), 0.0) > 0);  // the ReLU did clip something
+  CHECK(*std::min_element(relu_values.begin(), relu_values.end()) == 0.0);
 
   Tensor gx = Tensor::empty(x.shape(), DType::Float32), gx64 = Tensor::empty(x.shape(), DType::Float64);
   oa::cpu::onednn_conv2d_backward_input(grad_y, w, gx, g);

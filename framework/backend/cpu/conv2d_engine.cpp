@@ -1,6 +1,8 @@
 // The conv2d kernels of the CPU back end: oneDNN for float32, our im2col engine for the other
 // dtypes, or for everything when the process asked for it (set_cpu_conv_engine).
 #include "framework/backend/cpu/conv2d_engine.h"
+#include "framework/backend/cpu/elementwise.h"
+#include "framework/backend/elementwise_math.h"
 
 #include <atomic>
 
@@ -27,6 +29,13 @@ namespace oa::cpu {
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
   if (cpu_conv_engine(x.dtype()) == CpuConvEngine::onednn) return onednn_conv2d_forward(x, w, bias, y, g);
   im2col_conv2d_forward(x, w, bias, y, g);
+}
+
+// im2col has no fused form: the convolution, then the ReLU in place.
+void conv2d_relu_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
+  if (cpu_conv_engine(x.dtype()) == CpuConvEngine::onednn) return onednn_conv2d_relu_forward(x, w, bias, y, g);
+  im2col_conv2d_forward(x, w, bias, y, g);
+  map_unary(y, y, math::Relu{});
 }
 
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {

@@ -15,6 +15,8 @@ void im2col_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor
 
 // float32 only.
 void onednn_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g);
+void onednn_conv2d_relu_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                const Conv2dGeometry& g);
 void onednn_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g);
 void onednn_conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, Tensor& grad_w, const Conv2dGeometry& g);
 

@@ -184,7 +184,9 @@ struct Plan {
   }
 };
 
-enum class Direction { forward, backward_data, backward_weights };
+// forward_relu: the forward convolution with relu(.) applied as it writes its output (an
+// eltwise post-op), so that the ReLU costs no pass of its own over the activations.
+enum class Direction { forward, forward_relu, backward_data, backward_weights };
 
 memory::dims strides(const Conv2dGeometry& g) { return {g.stride, g.stride}; }
 memory::dims padding_left(const Conv2dGeometry& g) { return {g.padding, g.padding}; }
@@ -194,13 +196,20 @@ memory::dims padding_right(const Conv2dGeometry& g) {
           (g.out_w - 1) * g.stride + g.kernel_w - g.in_w - g.padding};
 }
 
-dnnl::convolution_forward::primitive_desc forward_descriptor(const Conv2dGeometry& g, bool with_bias) {
+dnnl::convolution_forward::primitive_desc forward_descriptor(const Conv2dGeometry& g, bool with_bias, bool relu) {
   const auto src = activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::any);
   const auto dst = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::any);
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                              src, weights(g, Tag::any), with_bias ? bias(g) : memory::desc(), dst,
                                              strides(g), padding_left(g), padding_right(g));
-  return {desc, cpu_engine()};
+  dnnl::primitive_attr attributes;
+  if (relu) {
+    dnnl::post_ops post_ops;
+    post_ops.append_eltwise(/*scale=*/1.0f, dnnl::algorithm::eltwise_relu, /*alpha (negative slope)=*/0.0f,
+                            /*beta (unused)=*/0.0f);
+    attributes.set_post_ops(post_ops);
+  }
+  return {desc, attributes, cpu_engine()};
 }
 
 // The descriptor of a backward convolution (data or weights: their descriptors take the same
@@ -220,11 +229,12 @@ Plan make_plan(Direction direction, const Conv2dGeometry& g, bool with_bias) {
   const auto x_plain = activations(g.batch, g.in_channels, g.in_h, g.in_w, Tag::nchw);
   const auto y_plain = activations(g.batch, g.out_channels, g.out_h, g.out_w, Tag::nchw);
   const auto w_plain = weights(g, Tag::oihw);
-  const auto forward = forward_descriptor(g, with_bias);
+  const auto forward = forward_descriptor(g, with_bias, direction == Direction::forward_relu);
   using Kind = Argument::Kind;
   Plan plan;
   switch (direction) {
-    case Direction::forward: {
+    case Direction::forward:
+    case Direction::forward_relu: {
       plan.convolution = dnnl::convolution_forward(forward);
       plan.inputs.emplace_back(DNNL_ARG_SRC, x_plain, forward.src_desc(), false, Kind::activation);
       plan.inputs.emplace_back(DNNL_ARG_WEIGHTS, w_plain, forward.weights_desc(), false, Kind::parameter);
@@ -272,12 +282,22 @@ Plan& plan_for(Direction direction, const Conv2dGeometry& g, bool with_bias) {
   return it->second;
 }
 
+void run_forward(Direction direction, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                 const Conv2dGeometry& g) {
+  std::vector<const Tensor*> inputs{&x, &w};
+  if (bias) inputs.push_back(bias);
+  plan_for(direction, g, bias != nullptr).run(inputs, y);
+}
+
 }  // namespace
 
 void onednn_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
-  std::vector<const Tensor*> inputs{&x, &w};
-  if (bias) inputs.push_back(bias);
-  plan_for(Direction::forward, g, bias != nullptr).run(inputs, y);
+  run_forward(Direction::forward, x, w, bias, y, g);
+}
+
+void onednn_conv2d_relu_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                const Conv2dGeometry& g) {
+  run_forward(Direction::forward_relu, x, w, bias, y, g);
 }
 
 void onednn_conv2d_backward_input(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Conv2dGeometry& g) {

@@ -1,5 +1,6 @@
 // Convolution on the GPU with cuDNN (cross-correlation, NCHW, groups):
 //   y[n, co, oh, ow] = b[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * x[n, ci, oh*s - p + kh, ow*s - p + kw]
+//   conv2d_relu_forward:    max(0, y), in cuDNN's fused bias-activation call
 //   conv2d_backward_input:  grad_x = the transposed convolution of grad_y with w   (cuDNN "backward data")
 //   conv2d_backward_weight: grad_w = the correlation of grad_y with x              (cuDNN "backward filter")
 //   conv2d_backward_bias:   grad_b[co] = sum of grad_y[:, co, :, :]
@@ -22,6 +23,7 @@
 #include "framework/backend/cuda/cuda_memory.h"
 #include "framework/backend/cuda/cudnn_descriptors.h"
 #include "framework/backend/cuda/kernels.h"
+#include "framework/backend/elementwise_math.h"
 
 namespace oa::cuda {
 
@@ -193,6 +195,18 @@ Choice backward_filter_algorithm(const ConvDescriptors& d, const ConvKey& key) {
   });
 }
 
+// The forward algorithm of a configuration (cached) and a workspace for it.
+struct ForwardRun {
+  cudnnConvolutionFwdAlgo_t algo;
+  void* scratch;
+  std::size_t bytes;
+};
+ForwardRun prepare_forward(const ConvDescriptors& d, DType dtype, const Conv2dGeometry& g) {
+  const Choice choice = forward_algorithm(d, make_key(ConvKind::Forward, dtype, g));
+  return {static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), workspace(choice.workspace_bytes),
+          choice.workspace_bytes};
+}
+
 void zero(Tensor& t) { OA_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), stream())); }
 
 // y += b[co] over N, OH, OW (bias seen as a [1, C_out, 1, 1] tensor that cuDNN broadcasts).
@@ -215,15 +229,34 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
       return;
     }
     const ConvDescriptors d(x.dtype(), g);
-    const Choice choice = forward_algorithm(d, make_key(ConvKind::Forward, x.dtype(), g));
-    const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo);
-    const std::size_t bytes = choice.workspace_bytes;
-    void* scratch = workspace(bytes);
+    const ForwardRun run = prepare_forward(d, x.dtype(), g);
     // Scaling factors are host values of the tensors' type (float for float32, double for float64).
     const T one = 1, zero_scale = 0;
     OA_CUDNN_CHECK(cudnnConvolutionForward(cudnn(), &one, d.x.get(), x.data<T>(), d.w.get(), w.data<T>(), d.conv.get(),
-                                           algo, scratch, bytes, &zero_scale, d.y.get(), y.data<T>()));
+                                           run.algo, run.scratch, run.bytes, &zero_scale, d.y.get(), y.data<T>()));
     if (bias) add_bias<T>(*bias, y, d.y);
+  });
+}
+
+// cudnnConvolutionBiasActivationForward computes y = act(alpha1 * conv(x, w) + alpha2 * z + bias):
+// here alpha1 = 1, alpha2 = 0 (z is y itself, not read) and act = ReLU. It needs a bias; a conv
+// without one (or an empty one) runs as the convolution, then a ReLU kernel.
+void conv2d_relu_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const Conv2dGeometry& g) {
+  if (!bias || y.numel() == 0 || x.numel() == 0 || w.numel() == 0) {
+    conv2d_forward(x, w, bias, y, g);
+    if (y.numel() > 0) map_unary(y, y, math::Relu{});
+    return;
+  }
+  dispatch_floating(x.dtype(), "conv2d_relu", [&](auto tag) {
+    using T = decltype(tag);
+    const ConvDescriptors d(x.dtype(), g);
+    const ForwardRun run = prepare_forward(d, x.dtype(), g);
+    const TensorDescriptor b_desc(y.dtype(), 1, bias->numel(), 1, 1);
+    const ReluDescriptor relu;
+    const T one = 1, zero_scale = 0;
+    OA_CUDNN_CHECK(cudnnConvolutionBiasActivationForward(
+        cudnn(), &one, d.x.get(), x.data<T>(), d.w.get(), w.data<T>(), d.conv.get(), run.algo, run.scratch, run.bytes,
+        &zero_scale, d.y.get(), y.data<T>(), b_desc.get(), bias->data<T>(), relu.get(), d.y.get(), y.data<T>()));
   });
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // RAII wrappers for the cuDNN descriptors the CUDA back end uses: a 4-D tensor (NCHW), a
-// filter (KCRS: output channels, input channels per group, rows, columns) and a 2-D
-// convolution. Each creates its cuDNN object in the constructor and destroys it in the
+// filter (KCRS: output channels, input channels per group, rows, columns), a 2-D
+// convolution and a ReLU activation. Each creates its cuDNN object in the constructor and destroys it in the
 // destructor; they are neither copyable nor movable, so an object is destroyed exactly once.
 // Every cuDNN call goes through OA_CUDNN_CHECK. Included by .cu files only.
 #include <cstdint>
@@ -95,6 +95,24 @@ class ConvolutionDescriptor {
 
  private:
   cudnnConvolutionDescriptor_t desc_ = nullptr;
+};
+
+// max(0, x) for cudnnConvolutionBiasActivationForward. NaN propagates, as in our ReLU
+// (elementwise_math.h). The coefficient (a clipping ceiling) is unused by plain ReLU.
+class ReluDescriptor {
+ public:
+  ReluDescriptor() {
+    OA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&desc_));
+    OA_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, /*coef=*/0.0));
+  }
+  ~ReluDescriptor() { cudnnDestroyActivationDescriptor(desc_); }
+  ReluDescriptor(const ReluDescriptor&) = delete;
+  ReluDescriptor& operator=(const ReluDescriptor&) = delete;
+
+  cudnnActivationDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnActivationDescriptor_t desc_ = nullptr;
 };
 
 }  // namespace oa::cuda
