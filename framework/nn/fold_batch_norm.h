@@ -13,10 +13,10 @@
 namespace oa::nn {
 
 // Folds every conv -> BatchNorm pair the modules of `model` declare (Module::conv_norm_pairs),
-// with the ReLU after it where one is declared, and returns how many pairs. In place and for good: the folded model computes the same function in
-// eval mode, but its parameters are no longer the checkpoint's (never train or save it). The
-// model must be in eval mode. The convs keep their buffers (pruning masks) and whether their
-// weights require gradients.
+// with the ReLU after it where one is declared, and returns how many pairs. In place and for
+// good: the folded model computes the same function in eval mode, but its parameters are no
+// longer the checkpoint's (never train or save it). The model must be in eval mode. The convs
+// keep their buffers (pruning masks) and whether their weights require gradients.
 int fold_batch_norm(Module& model);
 
 }  // namespace oa::nn

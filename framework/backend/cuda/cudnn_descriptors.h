@@ -1,8 +1,9 @@
 #pragma once
 // RAII wrappers for the cuDNN descriptors the CUDA back end uses: a 4-D tensor (NCHW), a
 // filter (KCRS: output channels, input channels per group, rows, columns), a 2-D
-// convolution and a ReLU activation. Each creates its cuDNN object in the constructor and destroys it in the
-// destructor; they are neither copyable nor movable, so an object is destroyed exactly once.
+// convolution and a ReLU activation. Each creates its cuDNN object in the constructor and
+// destroys it in the destructor; they are neither copyable nor movable, so an object is
+// destroyed exactly once.
 // Every cuDNN call goes through OA_CUDNN_CHECK. Included by .cu files only.
 #include <cstdint>
 #include <limits>
