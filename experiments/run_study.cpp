@@ -1,7 +1,8 @@
 // run_study: the whole proposal in one command. Does a compressed network generalise better,
 // as measured by adversarial robustness?
 //   run_study --preset quick                      (the README's main job, minutes on 2 cores)
-//   run_study --preset full --out results/full    (the proposal's scale on Fashion-MNIST)
+//   run_study --preset full --out results/full    (the proposal's study on Fashion-MNIST, hours on 2 cores)
+//   run_study --preset large --out results/large  (the same at a GPU job's scale)
 //   run_study --config my_study.json              (any key of the config, also as a flag)
 //
 // The study runs the other executables as stages, each a child process writing its own files
@@ -771,8 +772,9 @@ int main(int argc, char** argv) {
                "minimal adversarial distances, equal adversarial fine-tuning, the OutlierAttack, sanity checks, "
                "and a report with a verdict per hypothesis. Reruns resume."};
   app.add_option("--preset", args.preset,
-                 "quick (minutes), full (the proposal's scale on Fashion-MNIST), cifar10 or imagenet (GPU jobs; "
-                 "imagenet needs your data and weights: README \"ImageNet\") or tiny (tests)")
+                 "quick (minutes), full (the proposal's study on Fashion-MNIST, hours on 2 cores), large (full at "
+                 "a GPU job's scale), cifar10 or imagenet (GPU jobs; imagenet needs your data and weights: README "
+                 "\"ImageNet\") or tiny (tests)")
       ->capture_default_str();
   app.add_option("--config", args.config_file, "A JSON file of config keys (over the preset; flags over both)");
   CLI::Option* out = app.add_option("--out", args.out, "Output directory (default: results/<preset>-<time>)");

@@ -102,7 +102,7 @@ struct StudyConfig {
   }
 };
 
-// The values of `preset` (quick, full, cifar10, imagenet, tiny) that differ from the defaults; throws for
+// The values of `preset` (quick, full, large, cifar10, imagenet, tiny) that differ from the defaults; throws for
 // an unknown preset.
 nlohmann::json preset_values(const std::string& preset);
 

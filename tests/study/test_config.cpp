@@ -36,9 +36,12 @@ TEST_CASE("study config: the file overrides the preset, which overrides the defa
   CHECK(config.seed == 7);             // from the file
   CHECK(config.a_epochs == 3);         // from the tiny preset (the default is 8)
   CHECK(config.device == "cpu");       // the default
-  CHECK(load_study_config("full", "").attack_n == 500);
+  CHECK(load_study_config("large", "").attack_n == 500);
+  CHECK(load_study_config("full", "").attack_n == 40);             // full is large sized for a CPU
+  CHECK(load_study_config("full", "").rungs == "0.5,0.7,0.9,0.95,0.98");  // ... from large
+  CHECK(load_study_config("cifar10", "").attack_n == 500);         // cifar10 stays at large's scale
   // Every preset passes the checks a config file must pass.
-  for (const char* preset : {"quick", "full", "cifar10", "imagenet", "tiny"}) CHECK_NOTHROW(load_study_config(preset, ""));
+  for (const char* preset : {"quick", "full", "large", "cifar10", "imagenet", "tiny"}) CHECK_NOTHROW(load_study_config(preset, ""));
   CHECK_THROWS_WITH(load_study_config("huge", ""), doctest::Contains("unknown preset 'huge'"));
 }
 
